@@ -1,0 +1,3 @@
+"""Nightly multi-granularity user-interest embeddings."""
+
+__version__ = "0.1.0"

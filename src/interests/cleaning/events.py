@@ -1,0 +1,187 @@
+"""Parse, validate, pseudonymize, deduplicate and de-bot one landing day of raw events.
+
+Every raw line gets exactly one outcome: ``clean``, ``duplicate`` (a later copy of a valid
+event_id) or ``rejected`` with a reason code, so raw = clean + duplicate + rejected holds by
+construction and ``outcome_counts`` proves it for each night.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from interests.config import EVENT_TYPES, CleaningConfig
+
+KNOWN_FIELDS = ("event_id", "user_id", "item_id", "event_type", "ts", "dwell_ms", "query")
+
+REJECT_REASONS = (
+    "empty_line",
+    "malformed_json",
+    "missing_event_id",
+    "missing_user_id",
+    "unknown_event_type",
+    "missing_item_id",
+    "bad_timestamp",
+    "invalid_dwell_ms",
+    "future_timestamp",
+    "stale_timestamp",
+    "bot_user",
+)
+"""Reason codes, in the order they are tested: a line gets the first that applies."""
+
+OUTCOMES = ("clean", "duplicate", "rejected")
+
+
+def pseudonymize(user_id: Column, key: str) -> Column:
+    """A keyed SHA-256 pseudonym of a user id (32 hex chars); the same in Spark and Python."""
+    return F.substring(F.sha2(F.concat(F.lit(key + ":"), user_id), 256), 1, 32)
+
+
+def pseudonymize_py(user_id: str, key: str) -> str:
+    """The Python twin of ``pseudonymize``, for evaluation and for services that look users up."""
+    import hashlib
+
+    return hashlib.sha256(f"{key}:{user_id}".encode("utf-8")).hexdigest()[:32]
+
+
+def parse_json_lines(raw: DataFrame, *keep: str) -> DataFrame:
+    """Turn (value, source_file) lines into raw_line, source_file and a string map of the JSON object.
+
+    Invalid UTF-8 is replaced (U+FFFD) first; a line that is not a JSON object gets a null map.
+    Columns named in ``keep`` pass through.
+    """
+    raw_line = F.expr("make_valid_utf8(value)")
+    return raw.select(
+        *keep,
+        raw_line.alias("raw_line"),
+        F.col("source_file"),
+        F.from_json(raw_line, T.MapType(T.StringType(), T.StringType())).alias("fields"),
+    )
+
+
+def _blank(column: Column) -> Column:
+    return column.isNull() | (F.trim(column) == "")
+
+
+def parse_timestamp(text: Column) -> Column:
+    """ISO-8601 (with offset; no offset means UTC) or epoch milliseconds; null when neither."""
+    epoch_ms = F.timestamp_millis(text.try_cast("bigint"))
+    iso = text.try_cast("timestamp")
+    return F.when(text.rlike(r"^-?[0-9]{1,15}$"), epoch_ms).otherwise(iso)
+
+
+def day_bounds(ds: str, cleaning: CleaningConfig) -> tuple[datetime, datetime]:
+    """The [oldest accepted, newest accepted] event times for landing day ds (UTC)."""
+    start = datetime.combine(date.fromisoformat(ds), datetime.min.time(), tzinfo=timezone.utc)
+    oldest = start - timedelta(days=cleaning.max_lateness_days)
+    newest = start + timedelta(days=1, minutes=cleaning.max_future_skew_minutes)
+    return oldest, newest
+
+
+def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym_key: str) -> DataFrame:
+    """Give every raw event line an outcome and (if rejected) a reason; valid rows get typed fields.
+
+    ``raw`` has columns ``value`` (the line) and ``source_file``. The result has the columns of
+    ``events_clean`` plus ``raw_line``, ``outcome`` and ``reason``.
+    """
+    parsed = parse_json_lines(raw)
+    field = lambda name: F.col("fields").getItem(name)  # noqa: E731
+    known = F.array(*[F.lit(name) for name in KNOWN_FIELDS])
+    typed = parsed.select(
+        "raw_line",
+        "source_file",
+        "fields",
+        field("event_id").alias("event_id"),
+        field("user_id").alias("raw_user_id"),
+        field("item_id").alias("item_id"),
+        F.lower(F.trim(field("event_type"))).alias("event_type"),
+        field("ts").alias("_ts"),
+        field("dwell_ms").alias("_dwell_ms"),
+        field("query").alias("query"),
+        F.map_filter("fields", lambda key, _value: ~F.array_contains(known, key)).alias("extra"),
+    ).withColumn("event_ts", parse_timestamp(F.col("_ts")).cast(T.TimestampType()))
+    oldest, newest = day_bounds(ds, cleaning)
+    dwell_ok = F.col("_dwell_ms").isNull() | F.col("_dwell_ms").rlike(r"^[0-9]{1,12}$")
+    reason = (
+        F.when(F.trim(F.col("raw_line")) == "", F.lit("empty_line"))
+        .when(F.col("fields").isNull(), F.lit("malformed_json"))
+        .when(_blank(F.col("event_id")), F.lit("missing_event_id"))
+        .when(_blank(F.col("raw_user_id")), F.lit("missing_user_id"))
+        .when(~F.coalesce(F.col("event_type").isin(*EVENT_TYPES), F.lit(False)), F.lit("unknown_event_type"))
+        .when((F.col("event_type") != "search") & _blank(F.col("item_id")), F.lit("missing_item_id"))
+        .when(F.col("event_ts").isNull(), F.lit("bad_timestamp"))
+        .when(~dwell_ok, F.lit("invalid_dwell_ms"))
+        .when(F.col("event_ts") > F.lit(newest), F.lit("future_timestamp"))
+        .when(F.col("event_ts") < F.lit(oldest), F.lit("stale_timestamp"))
+    )
+    checked = typed.withColumn("reason", reason)
+
+    # Among valid lines, the first copy of an event_id (earliest time, then line text) wins.
+    first_copy = Window.partitionBy("event_id").orderBy("event_ts", "raw_line", "source_file")
+    ranked = checked.withColumn(
+        "copy_rank", F.when(F.col("reason").isNull(), F.row_number().over(first_copy))
+    )
+    # A bot: more than max_events_per_minute distinct valid events from one user in one minute.
+    unique_valid = ranked.where(F.col("reason").isNull() & (F.col("copy_rank") == 1))
+    bots = (
+        unique_valid.groupBy("raw_user_id", F.date_trunc("minute", "event_ts").alias("minute"))
+        .count()
+        .where(F.col("count") > cleaning.max_events_per_minute)
+        .select("raw_user_id")
+        .distinct()
+        .withColumn("is_bot", F.lit(True))
+    )
+    flagged = ranked.join(F.broadcast(bots), on="raw_user_id", how="left")
+    final_reason = F.when(
+        F.col("reason").isNull() & (F.col("copy_rank") == 1) & F.coalesce(F.col("is_bot"), F.lit(False)),
+        F.lit("bot_user"),
+    ).otherwise(F.col("reason"))
+    outcome = (
+        F.when(final_reason.isNotNull(), F.lit("rejected"))
+        .when(F.col("copy_rank") > 1, F.lit("duplicate"))
+        .otherwise(F.lit("clean"))
+    )
+    return flagged.select(
+        F.lit(ds).alias("ds"),
+        F.col("event_id"),
+        pseudonymize(F.col("raw_user_id"), pseudonym_key).alias("user_id"),
+        F.when(~_blank(F.col("item_id")), F.col("item_id")).alias("item_id"),
+        F.col("event_type"),
+        F.col("event_ts"),
+        F.col("_dwell_ms").try_cast("bigint").alias("dwell_ms"),
+        F.col("query"),
+        F.col("extra"),
+        F.col("source_file"),
+        F.col("raw_line"),
+        outcome.alias("outcome"),
+        final_reason.alias("reason"),
+    )
+
+
+def events_clean(classified: DataFrame) -> DataFrame:
+    """The rows of events_clean from classified events."""
+    from interests.catalog import EVENTS_CLEAN
+
+    return classified.where(F.col("outcome") == "clean").select(*EVENTS_CLEAN.schema.names)
+
+
+def rejected_lines(classified: DataFrame, source: str) -> DataFrame:
+    """The rows of events_rejected from any classified landing source."""
+    return classified.where(F.col("outcome") == "rejected").select(
+        "ds", F.lit(source).alias("source"), "reason", "raw_line", "source_file"
+    )
+
+
+def outcome_counts(classified: DataFrame, prefix: str) -> dict[str, int]:
+    """Counts per outcome and per reject reason, as ``{prefix}.raw``, ``{prefix}.clean``, ..."""
+    rows = classified.groupBy("outcome", "reason").count().collect()
+    counts = {f"{prefix}.{name}": 0 for name in ("raw", *OUTCOMES)}
+    for row in rows:
+        counts[f"{prefix}.raw"] += row["count"]
+        counts[f"{prefix}.{row['outcome']}"] += row["count"]
+        if row["reason"] is not None:
+            counts[f"{prefix}.rejected.{row['reason']}"] = row["count"]
+    return counts

@@ -1,0 +1,202 @@
+"""Typed pipeline configuration: conf/base/*.yml, then conf/local/*.yml, then environment variables.
+
+Environment overrides use ``INTERESTS_<SECTION>__<FIELD>`` (double underscore between the
+section and the field), e.g. ``INTERESTS_PATHS__LAKE_ROOT=/mnt/lake``; ``INTERESTS_ENV`` sets the
+top-level environment switch. A bad value fails at load time with the file or variable named.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout root (conf/, jobs/, dags/ live here)."""
+
+ENV_PREFIX = "INTERESTS_"
+EVENT_TYPES = ("impression", "click", "like", "share", "purchase", "dwell", "search")
+
+
+class ConfigError(ValueError):
+    """A configuration file or variable holds a value the pipeline cannot use."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathsConfig(_Section):
+    landing_root: Path = Field(Path("data/landing"), description="Root of the landing zone (input contract).")
+    lake_root: Path = Field(Path("data/lake"), description="Root of the Delta lake; one folder per table.")
+    mlflow_tracking_uri: str = Field(
+        "", description="MLflow tracking/registry URI; empty means sqlite under <lake_root>/_mlflow."
+    )
+
+
+class SparkConfig(_Section):
+    master: str = Field("local[*]", description="Spark master URL (local[*] or a cluster's).")
+    shuffle_partitions: int = Field(8, ge=1, description="spark.sql.shuffle.partitions.")
+    driver_memory: str = Field("4g", description="spark.driver.memory for local runs.")
+    app_name: str = Field("interests", description="Prefix of the Spark application name.")
+
+
+class LakeConfig(_Section):
+    engine: Literal["delta-rs", "delta-spark"] = Field(
+        "delta-rs", description="delta-rs (embedded default) or delta-spark (clusters with the Delta jars)."
+    )
+
+
+class CleaningConfig(_Section):
+    max_future_skew_minutes: int = Field(60, ge=0, description="Events later than ds end + this are rejected.")
+    max_lateness_days: int = Field(3, ge=0, description="Events older than ds start - this are rejected.")
+    max_events_per_minute: int = Field(
+        120, ge=1, description="A user above this many events in one minute is a bot; all its events are rejected."
+    )
+    max_text_chars: int = Field(20000, ge=1, description="Item and user texts are truncated to this many characters.")
+
+
+class EncoderConfig(_Section):
+    model_path: str = Field("", description="Local Hugging Face model directory; empty = packaged MiniLM.")
+    model_name: str = Field("all-MiniLM-L6-v2", description="Human name of the model, part of model_version.")
+    batch_size: int = Field(64, ge=1, le=4096, description="Texts per forward pass.")
+    max_length: int = Field(256, ge=8, le=8192, description="Tokens per text; longer texts are truncated.")
+    device: str = Field("auto", description="auto (cuda if available, else cpu), cpu, cuda or cuda:N.")
+
+
+class HierarchyConfig(_Section):
+    n_topics: int = Field(8, ge=2, description="Number of coarse topics.")
+    subinterests_per_topic: int = Field(4, ge=1, description="Sub-interests per topic (fewer if a topic is small).")
+    seed: int = Field(20261124, description="Seed for clustering; the same seed and input give the same tables.")
+    label_keywords: int = Field(5, ge=1, description="Keywords in a node's label.")
+    lookback_days: int = Field(14, ge=1, description="Days of events_clean a user's vectors are built from.")
+    half_life_days: float = Field(7.0, gt=0, description="Recency decay half-life of an engagement's weight.")
+    max_topics_per_user: int = Field(5, ge=1, description="Topics kept per user (by weight).")
+    max_subinterests_per_user: int = Field(10, ge=1, description="Sub-interests kept per user (by weight).")
+    user_text_weight: float = Field(
+        0.25, ge=0, le=1, description="Share of the user-level vector that comes from the user's own text."
+    )
+    event_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "impression": 0.1, "click": 1.0, "dwell": 1.5, "like": 2.0, "share": 3.0, "purchase": 4.0
+        },
+        description="Weight of one engagement by event type; types not listed do not count.",
+    )
+
+    @field_validator("event_weights")
+    @classmethod
+    def _known_event_types(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; allowed: {list(EVENT_TYPES)}")
+        if any(weight < 0 for weight in value.values()):
+            raise ValueError("event weights must be >= 0")
+        return value
+
+
+class QualityConfig(_Section):
+    norm_tolerance: float = Field(1e-3, gt=0, description="Allowed |norm - 1| of a stored embedding.")
+    min_items: int = Field(1, ge=0, description="Fewest item embeddings a publishable night has.")
+    min_users: int = Field(1, ge=0, description="Fewest user embeddings a publishable night has.")
+
+
+class PipelineConfig(_Section):
+    env: Literal["local", "cluster"] = Field("local", description="local: embedded default; cluster: the real thing.")
+    paths: PathsConfig = PathsConfig()
+    spark: SparkConfig = SparkConfig()
+    lake: LakeConfig = LakeConfig()
+    cleaning: CleaningConfig = CleaningConfig()
+    encoder: EncoderConfig = EncoderConfig()
+    hierarchy: HierarchyConfig = HierarchyConfig()
+    quality: QualityConfig = QualityConfig()
+
+    @property
+    def mlflow_uri(self) -> str:
+        """The MLflow URI to use: env MLFLOW_TRACKING_URI, the configured one, or sqlite in the lake."""
+        if os.environ.get("MLFLOW_TRACKING_URI"):
+            return os.environ["MLFLOW_TRACKING_URI"]
+        if self.paths.mlflow_tracking_uri:
+            return self.paths.mlflow_tracking_uri
+        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        """Folder of the embedded MLflow store (database and artifacts)."""
+        return self.paths.lake_root / "_mlflow"
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml_dir(folder: Path) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for path in sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml")):
+        try:
+            content = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML: {error}") from error
+        if not isinstance(content, dict):
+            raise ConfigError(f"{path}: must hold a mapping at the top level, got {type(content).__name__}")
+        merged = _deep_merge(merged, content)
+    return merged
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX):].lower().split("__")
+        if parts == ["env"]:
+            overrides["env"] = value
+            continue
+        if len(parts) < 2 or parts[0] not in PipelineConfig.model_fields:
+            continue
+        node = overrides
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        # YAML parsing gives ints, floats, bools and mappings from strings the natural way.
+        node[parts[-1]] = yaml.safe_load(value) if value != "" else ""
+    return overrides
+
+
+def _resolve(path: Path, root: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else (root / path).resolve()
+
+
+def load_config(
+    conf_dir: Path | None = None,
+    environ: dict[str, str] | None = None,
+    root: Path | None = None,
+) -> PipelineConfig:
+    """Load and validate the config: base, then local, then env; relative paths resolved against root."""
+    root = root or PROJECT_ROOT
+    conf_dir = conf_dir or root / "conf"
+    environ = dict(os.environ) if environ is None else environ
+    raw = _deep_merge(_read_yaml_dir(conf_dir / "base"), _read_yaml_dir(conf_dir / "local"))
+    raw = _deep_merge(raw, _env_overrides(environ))
+    try:
+        config = PipelineConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"invalid configuration (from {conf_dir} and {ENV_PREFIX}* variables):\n{error}") from error
+    paths = config.paths.model_copy(
+        update={
+            "landing_root": _resolve(config.paths.landing_root, root),
+            "lake_root": _resolve(config.paths.lake_root, root),
+        }
+    )
+    return config.model_copy(update={"paths": paths})

@@ -1,0 +1,112 @@
+"""Shape the hierarchy and the user profiles as catalog tables (Arrow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from interests.catalog import ITEM_EMBEDDINGS, TOPICS, USER_EMBEDDINGS, USER_SUBINTERESTS, USER_TOPICS
+from interests.hierarchy.clustering import SUBINTEREST, TOPIC, Hierarchy, label_keywords
+from interests.hierarchy.users import USER
+
+
+class MissingEmbeddingsError(RuntimeError):
+    """Catalog items whose text has no cached embedding for the model version."""
+
+
+def item_vectors(items: pa.Table, cache: pa.Table, model_version: str) -> np.ndarray:
+    """The (n, dim) float32 embeddings of items (text_hash) looked up in cache rows (text_hash, embedding)."""
+    index = pc.index_in(items.column("text_hash"), value_set=cache.column("text_hash").combine_chunks())
+    missing = index.null_count
+    if missing:
+        raise MissingEmbeddingsError(
+            f"{missing} of {items.num_rows} items have no embedding for {model_version}: run encode_texts first"
+        )
+    embeddings = cache.column("embedding").combine_chunks().take(index.combine_chunks())
+    dim = len(embeddings[0]) if len(embeddings) else 0
+    return embeddings.values.to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, dim)
+
+
+def _embedding_array(matrix: np.ndarray) -> pa.Array:
+    flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).reshape(-1))
+    return pa.ListArray.from_arrays(pa.array(np.arange(0, flat.__len__() + 1, matrix.shape[1], dtype=np.int32)), flat)
+
+
+def item_embeddings_table(
+    ds: str, items: pa.Table, vectors: np.ndarray, hierarchy: Hierarchy, model_version: str
+) -> pa.Table:
+    """item_embeddings rows: every catalog item with its vector, topic and sub-interest."""
+    position = {item_id: i for i, item_id in enumerate(hierarchy.item_ids)}
+    rows = np.array([position[item_id] for item_id in items.column("item_id").to_pylist()], dtype=np.int64)
+    n = items.num_rows
+    return pa.table(
+        {
+            "ds": [ds] * n,
+            "item_id": items.column("item_id"),
+            "embedding": _embedding_array(vectors / np.linalg.norm(vectors, axis=1, keepdims=True)),
+            "topic_id": [hierarchy.topic_ids[t] for t in hierarchy.topic_of_item[rows]],
+            "subinterest_id": [hierarchy.subinterest_ids[s] for s in hierarchy.subinterest_of_item[rows]],
+            "model_version": [model_version] * n,
+            "text_hash": items.column("text_hash"),
+        },
+        schema=ITEM_EMBEDDINGS.schema,
+    )
+
+
+def topics_table(ds: str, items: pa.Table, hierarchy: Hierarchy, n_keywords: int) -> pa.Table:
+    """topics rows: both levels with parent, keyword label, centroid and size."""
+    position = {item_id: i for i, item_id in enumerate(items.column("item_id").to_pylist())}
+    texts_sorted = [items.column("text")[position[item_id]].as_py() for item_id in hierarchy.item_ids]
+    columns: dict[str, list] = {name: [] for name in TOPICS.schema.names}
+    levels = (
+        (TOPIC, hierarchy.topic_ids, hierarchy.topic_of_item, hierarchy.topic_centroids, None),
+        (SUBINTEREST, hierarchy.subinterest_ids, hierarchy.subinterest_of_item, hierarchy.subinterest_centroids,
+         [hierarchy.topic_ids[p] for p in hierarchy.parent_of_subinterest]),
+    )
+    for level, node_ids, labels, centroids, parents in levels:
+        keywords = label_keywords(texts_sorted, labels, len(node_ids), n_keywords)
+        sizes = np.bincount(labels, minlength=len(node_ids))
+        for i, node_id in enumerate(node_ids):
+            columns["ds"].append(ds)
+            columns["level"].append(level)
+            columns["node_id"].append(node_id)
+            columns["parent_id"].append(None if parents is None else parents[i])
+            columns["label"].append(" / ".join(keywords[i][:3]) or node_id)
+            columns["keywords"].append(keywords[i])
+            columns["centroid"].append(centroids[i].tolist())
+            columns["size"].append(int(sizes[i]))
+    return pa.table(columns, schema=TOPICS.schema)
+
+
+def split_profiles(ds: str, profiles: pa.Table) -> dict[str, pa.Table]:
+    """Split long-format profile rows into user_embeddings, user_topics and user_subinterests."""
+    level = profiles.column("level")
+    n = lambda table: pa.array([ds] * table.num_rows, pa.string())  # noqa: E731
+    users = profiles.filter(pc.equal(level, USER))
+    topics = profiles.filter(pc.equal(level, TOPIC))
+    subinterests = profiles.filter(pc.equal(level, SUBINTEREST))
+    return {
+        USER_EMBEDDINGS.name: pa.table(
+            {
+                "ds": n(users), "user_id": users["user_id"], "embedding": users["embedding"],
+                "n_engagements": users["n_engagements"], "n_items": users["n_items"], "n_texts": users["n_texts"],
+                "engagement_weight": users["engagement_weight"], "last_event_ts": users["last_event_ts"],
+            }
+        ),
+        USER_TOPICS.name: pa.table(
+            {
+                "ds": n(topics), "user_id": topics["user_id"], "topic_id": topics["node_id"],
+                "weight": topics["weight"], "embedding": topics["embedding"],
+                "n_engagements": topics["n_engagements"],
+            }
+        ),
+        USER_SUBINTERESTS.name: pa.table(
+            {
+                "ds": n(subinterests), "user_id": subinterests["user_id"],
+                "subinterest_id": subinterests["node_id"], "topic_id": subinterests["topic_id"],
+                "weight": subinterests["weight"], "embedding": subinterests["embedding"],
+                "n_engagements": subinterests["n_engagements"],
+            }
+        ),
+    }

@@ -1,0 +1,232 @@
+"""Delta Lake reads and writes: delta-rs by default, delta-spark where the Delta jars are.
+
+Every write of a ds partition is one Delta commit that replaces exactly that partition
+(``overwrite`` with a ``ds = '...'`` predicate, or ``replaceWhere`` on delta-spark), so a reader
+sees the old partition or the new one, never a mix, and a rerun replaces rather than appends.
+Rows are sorted by the table key before a delta-rs write so a rerun writes the same content.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from interests.catalog import TableSpec, validate_ds
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+logger = logging.getLogger(__name__)
+
+Engine = Literal["delta-rs", "delta-spark"]
+
+
+class SchemaMismatchError(ValueError):
+    """Data handed to the lake does not fit the table's catalog schema."""
+
+
+def conform(spec: TableSpec, data: pa.Table) -> pa.Table:
+    """Select and cast data to the table's schema, naming any missing or uncastable column."""
+    missing = [name for name in spec.schema.names if name not in data.column_names]
+    if missing:
+        raise SchemaMismatchError(f"{spec.name}: missing columns {missing}; got {data.column_names}")
+    columns = []
+    for field in spec.schema:
+        column = data.column(field.name)
+        if column.type != field.type:
+            try:
+                column = column.cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                raise SchemaMismatchError(
+                    f"{spec.name}.{field.name}: cannot cast {column.type} to {field.type}: {error}"
+                ) from error
+        if not field.nullable and column.null_count:
+            raise SchemaMismatchError(f"{spec.name}.{field.name}: {column.null_count} nulls in a non-null column")
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=spec.schema)
+
+
+def _sorted_by_key(spec: TableSpec, data: pa.Table) -> pa.Table:
+    if data.num_rows < 2:
+        return data
+    return data.sort_by([(name, "ascending") for name in spec.key])
+
+
+class Lake:
+    """The Delta tables under one lake root, read and written with one engine."""
+
+    def __init__(self, root: Path, engine: Engine = "delta-rs", spark: SparkSession | None = None):
+        self.root = Path(root)
+        self.engine = engine
+        self.spark = spark
+        if engine == "delta-spark" and spark is None:
+            raise ValueError("the delta-spark engine needs a SparkSession")
+
+    def path(self, spec: TableSpec) -> Path:
+        """The table's folder."""
+        return spec.path(self.root)
+
+    def exists(self, spec: TableSpec) -> bool:
+        """Whether the table has been created."""
+        from deltalake import DeltaTable
+
+        return DeltaTable.is_deltatable(str(self.path(spec)))
+
+    def version(self, spec: TableSpec) -> int | None:
+        """The table's current Delta version, or None if it does not exist."""
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(self.path(spec))).version() if self.exists(spec) else None
+
+    def partitions(self, spec: TableSpec) -> list[str]:
+        """The ds values the table holds, sorted."""
+        from deltalake import DeltaTable
+
+        if not self.exists(spec):
+            return []
+        return sorted({part["ds"] for part in DeltaTable(str(self.path(spec))).partitions()})
+
+    def _ensure_table(self, spec: TableSpec) -> None:
+        from deltalake import DeltaTable
+
+        if not self.exists(spec):
+            self.path(spec).mkdir(parents=True, exist_ok=True)
+            DeltaTable.create(
+                str(self.path(spec)), spec.schema, partition_by=list(spec.partition_by),
+                name=spec.name, description=spec.description, mode="ignore",
+            )
+
+    # ---------------------------------------------------------------- writes
+
+    def write_partition(
+        self, spec: TableSpec, ds: str, data: pa.Table | DataFrame, where: dict[str, str] | None = None
+    ) -> int:
+        """Replace the ds partition (or the rows of it matching ``where``) atomically; return the new version."""
+        validate_ds(ds)
+        if spec.partition_by != ("ds",):
+            raise ValueError(f"{spec.name} is partitioned by {spec.partition_by}, not ds")
+        bounds = {"ds": ds, **(where or {})}
+        for column, value in bounds.items():
+            if column not in spec.schema.names or "'" in value:
+                raise ValueError(f"{spec.name}: cannot replace rows where {column} = {value!r}")
+        predicate = " AND ".join(f"{column} = '{value}'" for column, value in bounds.items())
+        if self.engine == "delta-spark":
+            return self._spark_write(spec, self._as_spark(spec, data), predicate)
+        table = conform(spec, self._as_arrow(data))
+        for column, value in bounds.items():
+            wrong = pc.sum(pc.not_equal(table.column(column), pa.scalar(value))).as_py() or 0
+            if wrong:
+                raise SchemaMismatchError(f"{spec.name}: {wrong} rows have a {column} other than {value!r}")
+        return self._delta_rs_write(spec, table, predicate=predicate)
+
+    def append(self, spec: TableSpec, data: pa.Table | DataFrame) -> int:
+        """Append rows (the encoding cache); return the new version."""
+        if self.engine == "delta-spark":
+            return self._spark_write(spec, self._as_spark(spec, data), None)
+        return self._delta_rs_write(spec, conform(spec, self._as_arrow(data)), predicate=None)
+
+    def _delta_rs_write(self, spec: TableSpec, table: pa.Table, predicate: str | None) -> int:
+        from deltalake import DeltaTable, write_deltalake
+
+        self._ensure_table(spec)
+        mode = "append" if predicate is None else "overwrite"
+        if predicate is None and table.num_rows == 0:
+            return DeltaTable(str(self.path(spec))).version()
+        write_deltalake(
+            str(self.path(spec)), _sorted_by_key(spec, table), mode=mode, predicate=predicate,
+            partition_by=list(spec.partition_by),
+        )
+        version = DeltaTable(str(self.path(spec))).version()
+        logger.info("%s: wrote %d rows (%s), version %d", spec.name, table.num_rows, predicate or "append", version)
+        return version
+
+    def _spark_write(self, spec: TableSpec, frame: DataFrame, replace_where: str | None) -> int:
+        writer = frame.select(*spec.schema.names).write.format("delta").partitionBy(*spec.partition_by)
+        if replace_where is None:
+            writer.mode("append").save(str(self.path(spec)))
+        else:
+            writer.mode("overwrite").option("replaceWhere", replace_where).save(str(self.path(spec)))
+        from delta.tables import DeltaTable as SparkDeltaTable  # only on clusters with delta-spark
+
+        history = SparkDeltaTable.forPath(self.spark, str(self.path(spec))).history(1).collect()
+        return int(history[0]["version"])
+
+    # ---------------------------------------------------------------- reads
+
+    def read(
+        self, spec: TableSpec, ds: str | None = None, columns: list[str] | None = None,
+        filters: list[tuple[str, str, Any]] | None = None,
+    ) -> pa.Table:
+        """A table (or one ds partition of it) as Arrow; an empty table if it does not exist."""
+        from deltalake import DeltaTable
+
+        if not self.exists(spec):
+            schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
+            return schema.empty_table()
+        all_filters = list(filters or [])
+        if ds is not None:
+            all_filters.append(("ds", "=", validate_ds(ds)))
+        table = DeltaTable(str(self.path(spec))).to_pyarrow_table(columns=columns, filters=all_filters or None)
+        return table
+
+    def read_spark(
+        self, spec: TableSpec, ds: str | None = None, ds_from: str | None = None, ds_to: str | None = None,
+    ) -> DataFrame:
+        """A table as a Spark DataFrame, optionally one ds or an inclusive ds range.
+
+        With delta-rs the Delta log picks the live Parquet files and Spark reads them directly,
+        so a large table never passes through the driver.
+        """
+        from pyspark.sql import functions as F
+
+        spark = self._require_spark()
+        bounds = [("ds", "=", validate_ds(ds))] if ds else []
+        if ds_from:
+            bounds.append(("ds", ">=", validate_ds(ds_from)))
+        if ds_to:
+            bounds.append(("ds", "<=", validate_ds(ds_to)))
+        if self.engine == "delta-spark":
+            frame = spark.read.format("delta").load(str(self.path(spec)))
+            for column, op, value in bounds:
+                frame = frame.where(F.expr(f"{column} {op} '{value}'"))
+            return frame
+        spark_schema = spark_schema_of(spec)
+        if not self.exists(spec):
+            return spark.createDataFrame([], spark_schema)
+        from deltalake import DeltaTable
+
+        files = DeltaTable(str(self.path(spec))).file_uris(file_pruning_predicate=bounds or None)
+        if not files:
+            return spark.createDataFrame([], spark_schema)
+        return (
+            spark.read.schema(spark_schema).option("basePath", str(self.path(spec))).parquet(*files)
+            .select(*spec.schema.names)
+        )
+
+    # ---------------------------------------------------------------- conversions
+
+    def _require_spark(self) -> SparkSession:
+        if self.spark is None:
+            raise ValueError("this Lake was built without a SparkSession")
+        return self.spark
+
+    def _as_arrow(self, data: pa.Table | DataFrame) -> pa.Table:
+        if isinstance(data, pa.Table):
+            return data
+        return data.toArrow()
+
+    def _as_spark(self, spec: TableSpec, data: pa.Table | DataFrame) -> DataFrame:
+        if isinstance(data, pa.Table):
+            return self._require_spark().createDataFrame(conform(spec, data))
+        return data
+
+
+def spark_schema_of(spec: TableSpec):
+    """The Spark StructType of a catalog table."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(spec.schema)

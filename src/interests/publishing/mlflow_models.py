@@ -1,0 +1,155 @@
+"""MLflow pyfunc wrappers of the encoder and the hierarchy, and their registration.
+
+The encoder is registered once per model_version (its weights hash) and reused on later nights;
+the hierarchy (topic and sub-interest centroids) gets a new version every published night, tagged
+with ds, so ``models:/interests-hierarchy/<n>`` reproduces that night's assignments.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+try:  # the pyfunc base class; a plain object keeps this module importable without MLflow
+    from mlflow.pyfunc import PythonModel
+except ImportError:  # pragma: no cover
+    PythonModel = object  # type: ignore[misc,assignment]
+
+logger = logging.getLogger(__name__)
+
+ENCODER_MODEL_NAME = "interests-encoder"
+HIERARCHY_MODEL_NAME = "interests-hierarchy"
+EXPERIMENT_NAME = "interests-nightly"
+
+
+class EncoderPyfunc(PythonModel):
+    """Texts in, L2-normalized embeddings out (one list of floats per text)."""
+
+    def load_context(self, context):
+        from interests.encoding.encoder import TransformerEncoder
+
+        config = json.loads(Path(context.artifacts["encoder_config"]).read_text())
+        self._encoder = TransformerEncoder(model_path=context.artifacts["model_dir"], **config)
+
+    def predict(self, context, model_input, params=None):
+        texts = list(model_input["text"]) if hasattr(model_input, "columns") else list(model_input)
+        return self._encoder.encode(texts).tolist()
+
+
+class HierarchyPyfunc(PythonModel):
+    """Embeddings in, nearest topic and sub-interest (by cosine to the centroids) out."""
+
+    def load_context(self, context):
+        data = np.load(context.artifacts["centroids"], allow_pickle=False)
+        self._topic_ids = data["topic_ids"].tolist()
+        self._topic_centroids = data["topic_centroids"]
+        self._sub_ids = data["subinterest_ids"].tolist()
+        self._sub_parents = data["subinterest_parents"].tolist()
+        self._sub_centroids = data["subinterest_centroids"]
+
+    def predict(self, context, model_input, params=None):
+        import pandas as pd
+
+        rows = model_input["embedding"] if hasattr(model_input, "columns") else model_input
+        matrix = np.asarray([np.asarray(row, dtype=np.float32) for row in rows])
+        topics = np.argmax(matrix @ self._topic_centroids.T, axis=1)
+        results = []
+        for row, topic in zip(matrix, topics):
+            topic_id = self._topic_ids[topic]
+            candidates = [i for i, parent in enumerate(self._sub_parents) if parent == topic_id]
+            best = candidates[int(np.argmax(self._sub_centroids[candidates] @ row))]
+            results.append((topic_id, self._sub_ids[best]))
+        return pd.DataFrame(results, columns=["topic_id", "subinterest_id"])
+
+
+def _centroid_matrix(rows: pa.Table) -> np.ndarray:
+    centroids = rows["centroid"].combine_chunks()
+    dim = len(centroids[0])
+    return centroids.values.to_numpy(zero_copy_only=False).reshape(-1, dim).astype(np.float32)
+
+
+def save_hierarchy_artifact(topics: pa.Table, folder: Path) -> Path:
+    """Write the night's centroids and ids as one .npz the hierarchy pyfunc loads."""
+    topic_rows = topics.filter(pc.equal(topics["level"], "topic")).sort_by("node_id")
+    sub_rows = topics.filter(pc.equal(topics["level"], "subinterest")).sort_by("node_id")
+    path = folder / "centroids.npz"
+    np.savez(
+        path,
+        topic_ids=np.array(topic_rows["node_id"].to_pylist()),
+        topic_centroids=_centroid_matrix(topic_rows),
+        subinterest_ids=np.array(sub_rows["node_id"].to_pylist()),
+        subinterest_parents=np.array(sub_rows["parent_id"].to_pylist()),
+        subinterest_centroids=_centroid_matrix(sub_rows),
+    )
+    return path
+
+
+def _pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("mlflow", "numpy", "pandas", "torch", "transformers")]
+
+
+def _existing_encoder_version(client, model_version: str) -> str | None:
+    versions = client.search_model_versions(f"name = '{ENCODER_MODEL_NAME}'")
+    for candidate in versions:
+        if candidate.tags.get("model_version") == model_version:
+            return str(candidate.version)
+    return None
+
+
+def register_night(
+    tracking_uri: str, artifact_root: Path | None, ds: str, run_id: str, model_dir: Path, model_version: str,
+    encoder_config: dict, topics: pa.Table, params: dict[str, str], metrics: dict[str, float],
+) -> dict[str, str]:
+    """Log the night as an MLflow run; register the encoder (once per version) and the hierarchy."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    if experiment is None:
+        location = artifact_root.as_uri() if artifact_root is not None else None
+        experiment_id = client.create_experiment(EXPERIMENT_NAME, artifact_location=location)
+    else:
+        experiment_id = experiment.experiment_id
+    registered: dict[str, str] = {}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"nightly-{ds}", tags={"ds": ds, "orchestrator_run_id": run_id}) as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        encoder_version = _existing_encoder_version(client, model_version)
+        if encoder_version is None:
+            with tempfile.TemporaryDirectory() as folder:
+                config_path = Path(folder) / "encoder_config.json"
+                config_path.write_text(json.dumps(encoder_config, sort_keys=True))
+                info = mlflow.pyfunc.log_model(
+                    name="encoder", python_model=EncoderPyfunc(),
+                    artifacts={"model_dir": str(model_dir), "encoder_config": str(config_path)},
+                    registered_model_name=ENCODER_MODEL_NAME, pip_requirements=_pip_requirements(),
+                )
+            encoder_version = str(info.registered_model_version)
+            client.set_model_version_tag(ENCODER_MODEL_NAME, encoder_version, "model_version", model_version)
+            logger.info("registered %s version %s (%s)", ENCODER_MODEL_NAME, encoder_version, model_version)
+        registered[ENCODER_MODEL_NAME] = encoder_version
+        with tempfile.TemporaryDirectory() as folder:
+            centroids = save_hierarchy_artifact(topics, Path(folder))
+            info = mlflow.pyfunc.log_model(
+                name="hierarchy", python_model=HierarchyPyfunc(), artifacts={"centroids": str(centroids)},
+                registered_model_name=HIERARCHY_MODEL_NAME, pip_requirements=_pip_requirements(),
+            )
+        hierarchy_version = str(info.registered_model_version)
+        for key, value in (("ds", ds), ("encoder_model_version", model_version), ("mlflow_run_id", run.info.run_id)):
+            client.set_model_version_tag(HIERARCHY_MODEL_NAME, hierarchy_version, key, value)
+        registered[HIERARCHY_MODEL_NAME] = hierarchy_version
+        registered["mlflow_run_id"] = run.info.run_id
+        mlflow.set_tags({f"registered.{name}": version for name, version in registered.items() if name != "mlflow_run_id"})
+    logger.info("MLflow run %s registered %s", registered["mlflow_run_id"], registered)
+    return registered

@@ -1,0 +1,120 @@
+"""The edge every job shares: arguments, logging, config, session, lake, stage counts, exit codes.
+
+Exit codes: 0 success; 2 bad input or configuration (a clear message, no traceback; retrying will
+not help); anything else is a failure with a traceback that Airflow may retry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+
+import pyarrow as pa
+
+from interests.catalog import STAGE_RUNS, InvalidDsError, validate_ds
+from interests.config import ConfigError, PipelineConfig, load_config
+from interests.lake import Lake
+
+logger = logging.getLogger(__name__)
+
+EXIT_BAD_INPUT = 2
+PSEUDONYM_KEY_ENV = "INTERESTS_PSEUDONYM_KEY"
+_LOCAL_PSEUDONYM_KEY = "interests-local-development-key"
+
+
+class BadInputError(RuntimeError):
+    """Input the pipeline cannot run on (missing or empty landing day, bad argument)."""
+
+
+def configure_logging(level: str | None = None) -> None:
+    """One log format for every job and CLI command."""
+    logging.basicConfig(
+        level=level or os.environ.get("INTERESTS_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("py4j", "urllib3", "alembic", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def pseudonym_key(config: PipelineConfig) -> str:
+    """The secret that keys user-id pseudonyms: from the environment; a fixed dev key only when local."""
+    key = os.environ.get(PSEUDONYM_KEY_ENV, "")
+    if key:
+        return key
+    if config.env == "local":
+        return _LOCAL_PSEUDONYM_KEY
+    raise ConfigError(f"{PSEUDONYM_KEY_ENV} must be set when env is {config.env!r}")
+
+
+@dataclass
+class JobContext:
+    """What one job run works with; the session is built on first use."""
+
+    name: str
+    ds: str
+    run_id: str
+    config: PipelineConfig
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @cached_property
+    def spark(self):
+        from interests.spark import build_spark
+
+        return build_spark(self.config, self.name)
+
+    @cached_property
+    def lake(self) -> Lake:
+        spark = self.spark if self.config.lake.engine == "delta-spark" else None
+        return Lake(self.config.paths.lake_root, engine=self.config.lake.engine, spark=spark)
+
+    @cached_property
+    def spark_lake(self) -> Lake:
+        """A Lake that can also read into Spark."""
+        return Lake(self.config.paths.lake_root, engine=self.config.lake.engine, spark=self.spark)
+
+
+def record_stage(lake: Lake, ds: str, stage: str, run_id: str, counts: dict[str, int]) -> None:
+    """Replace the stage's counts for ds in stage_runs (publish reads them)."""
+    row = {
+        "ds": [ds], "stage": [stage], "run_id": [run_id],
+        "counts": [sorted((key, int(value)) for key, value in counts.items())],
+        "finished_at": [datetime.now(timezone.utc)],
+    }
+    lake.write_partition(STAGE_RUNS, ds, pa.table(row, schema=STAGE_RUNS.schema), where={"stage": stage})
+
+
+def parse_job_args(name: str, argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"jobs/{name}.py", description=f"Run the {name} stage for one day.")
+    parser.add_argument("--ds", required=True, help="the day to process, YYYY-MM-DD (the landing day)")
+    parser.add_argument("--run-id", default=None, help="the orchestrator's run id (default: manual__<time>)")
+    return parser.parse_args(argv)
+
+
+def run_job(name: str, body: Callable[[JobContext], dict[str, int]], argv: list[str] | None = None) -> int:
+    """Run one job body with the shared edge; return the process exit code."""
+    configure_logging()
+    args = parse_job_args(name, argv)
+    context: JobContext | None = None
+    try:
+        ds = validate_ds(args.ds)
+        run_id = args.run_id or f"manual__{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
+        context = JobContext(name=name, ds=ds, run_id=run_id, config=load_config())
+        started = datetime.now(timezone.utc)
+        counts = body(context)
+        record_stage(context.lake, ds, name, run_id, counts)
+        seconds = (datetime.now(timezone.utc) - started).total_seconds()
+        logger.info("%s ds=%s done in %.1fs: %s", name, ds, seconds, dict(sorted(counts.items())))
+        return 0
+    except (BadInputError, ConfigError, InvalidDsError) as error:
+        logger.error("%s: %s", name, error)
+        return EXIT_BAD_INPUT
+    finally:
+        if context is not None and "spark" in context.__dict__:
+            context.spark.stop()
