@@ -97,8 +97,13 @@ def parse_job_args(name: str, argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_job(name: str, body: Callable[[JobContext], dict[str, int]], argv: list[str] | None = None) -> int:
-    """Run one job body with the shared edge; return the process exit code."""
+def run_job(
+    name: str, body: Callable[[JobContext], dict[str, int]], argv: list[str] | None = None, stop_spark: bool = True
+) -> int:
+    """Run one job body with the shared edge; return the process exit code.
+
+    ``stop_spark=False`` leaves the session running, for callers (tests) that share one session.
+    """
     configure_logging()
     args = parse_job_args(name, argv)
     context: JobContext | None = None
@@ -116,5 +121,5 @@ def run_job(name: str, body: Callable[[JobContext], dict[str, int]], argv: list[
         logger.error("%s: %s", name, error)
         return EXIT_BAD_INPUT
     finally:
-        if context is not None and "spark" in context.__dict__:
+        if stop_spark and context is not None and "spark" in context.__dict__:
             context.spark.stop()

@@ -1,0 +1,79 @@
+# Nightly multi-granularity user-interest embeddings. `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DS ?= $(shell date -u -d yesterday +%F)
+LANDING ?=
+LAKE ?= $(CURDIR)/data/lake
+PRESET ?= small
+START ?= $(DS)
+END ?= $(DS)
+
+# With no LANDING, `make run` generates a synthetic landing zone (and its planted truth) here.
+GENERATED_LANDING := $(CURDIR)/data/landing
+TRUTH := $(CURDIR)/data/truth
+LANDING_ROOT := $(if $(LANDING),$(abspath $(LANDING)),$(GENERATED_LANDING))
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export INTERESTS_PATHS__LANDING_ROOT := $(LANDING_ROOT)
+export INTERESTS_PATHS__LAKE_ROOT := $(abspath $(LAKE))
+export INTERESTS_PYTHON := $(CURDIR)/$(BIN)/python
+
+.PHONY: help install run generate night summary test test-fast bench backfill airflow mlflow-ui lint clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@echo ""
+	@echo "  Variables: DS=YYYY-MM-DD (default yesterday, UTC)  LANDING=/path (real landing zone)  LAKE=/path"
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the pinned requirements (CPU torch)
+
+generate: install ## Generate the synthetic landing zone for the days up to DS (PRESET=small)
+	$(BIN)/interests generate --preset $(PRESET) --end $(DS) --landing $(GENERATED_LANDING) --truth $(TRUTH)
+
+night: install ## Run the nightly DAG for DS through Airflow (airflow dags test), on LANDING or the generated data
+	scripts/airflow.sh dags test interests_nightly $(DS)
+
+summary: install ## Print where DS's tables are, their row counts and how to look at them
+	$(BIN)/interests summary --ds $(DS) $(if $(LANDING),,--truth $(TRUTH))
+
+run: install ## Install, generate data (unless LANDING is set), run one night for DS end to end, print a summary
+	@if [ -z "$(LANDING)" ]; then $(MAKE) --no-print-directory generate; fi
+	@$(MAKE) --no-print-directory night
+	@$(MAKE) --no-print-directory summary
+
+test: install ## Install, then run the whole test suite (real Spark, Delta, MLflow, Airflow, model)
+	$(BIN)/python -m pytest
+
+test-fast: install ## Only the unit tests (no integration or Airflow runs)
+	$(BIN)/python -m pytest -m "not integration and not airflow"
+
+bench: install ## Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run)
+	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+
+backfill: install ## Run the nightly DAG for every day START..END (inclusive), oldest first
+	@day=$(START); while [[ "$$day" < "$(END)" || "$$day" == "$(END)" ]]; do \
+		echo "== backfill ds=$$day"; scripts/airflow.sh dags test interests_nightly $$day || exit 1; \
+		day=$$(date -u -d "$$day + 1 day" +%F); done
+
+airflow: install ## Start Airflow (scheduler + UI) with the project-local AIRFLOW_HOME
+	scripts/airflow.sh standalone
+
+mlflow-ui: install ## Start the MLflow UI on the embedded store of LAKE
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(LAKE))/_mlflow/mlflow.db --host 127.0.0.1 --port 5000
+
+lint: install ## Static checks (ruff)
+	$(BIN)/ruff check src jobs dags tests benchmarks
+
+clean: ## Remove generated data, the lake, Airflow's home and caches (keeps .venv)
+	rm -rf data .airflow .pytest_cache spark-warehouse
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,3 @@
+from interests.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""The `interests` command: generate synthetic data, summarize or evaluate a night.
+
+    interests generate --preset small --end 2026-11-20
+    interests summary --ds 2026-11-20
+    interests evaluate --ds 2026-11-20 --truth data/truth
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from interests.catalog import OUTPUT_TABLES, PIPELINE_RUNS, table, validate_ds
+from interests.config import load_config
+from interests.runtime import configure_logging
+
+logger = logging.getLogger(__name__)
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from interests.lake import Lake
+
+    config = load_config()
+    ds = validate_ds(args.ds)
+    lake = Lake(config.paths.lake_root)
+    lines = [f"Night ds={ds}: Delta tables under {config.paths.lake_root}", ""]
+    lines.append(f"  {'table':<20} {'rows':>10} {'version':>8}  path")
+    for name in OUTPUT_TABLES + ("text_embeddings",):
+        spec = table(name)
+        rows = lake.read(spec, ds=ds if "ds" in spec.partition_by else None, columns=[spec.key[-1]]).num_rows
+        version = lake.version(spec)
+        lines.append(f"  {name:<20} {rows:>10,} {'-' if version is None else version:>8}  {lake.path(spec)}")
+    runs = lake.read(PIPELINE_RUNS, ds=ds).to_pylist()
+    if runs:
+        latest = max(runs, key=lambda row: row["published_at"])
+        lines += ["", f"  last publish: {latest['status']} (run {latest['run_id']}, quality passed: "
+                  f"{latest['quality_passed']}), models: {dict(latest['registered_models'])}"]
+    if args.truth:
+        from interests.evaluation import read_truth_items, topic_recovery
+
+        scores = topic_recovery(lake.read(table("item_embeddings"), ds=ds), read_truth_items(Path(args.truth)))
+        lines += ["", f"  planted truth recovered: topic NMI {scores['topic_nmi']:.3f}, "
+                  f"sub-interest NMI {scores['subinterest_nmi']:.3f} over {int(scores['items'])} items"]
+    lines += [
+        "",
+        "Look at them:",
+        f"  .venv/bin/python -c \"from deltalake import DeltaTable; "
+        f"print(DeltaTable('{lake.path(table('user_topics'))}').to_pandas().head())\"",
+        f"  make mlflow-ui      # MLflow UI on http://127.0.0.1:5000 ({config.mlflow_uri})",
+        "  make airflow        # Airflow UI (airflow standalone) for the DAG runs",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from interests.evaluation import read_truth_items, topic_recovery
+    from interests.lake import Lake
+
+    config = load_config()
+    lake = Lake(config.paths.lake_root)
+    scores = topic_recovery(lake.read(table("item_embeddings"), ds=validate_ds(args.ds)), read_truth_items(Path(args.truth)))
+    print(json.dumps(scores, indent=2, sort_keys=True))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from interests.synthetic.cli import run
+
+    return run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="interests", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    from interests.synthetic.cli import configure_parser
+
+    generate = configure_parser(commands.add_parser("generate", help="write a synthetic landing zone and its planted truth"))
+    generate.set_defaults(handler=_generate)
+    summary = commands.add_parser("summary", help="where a night's tables are, their row counts, how to look")
+    summary.add_argument("--ds", required=True)
+    summary.add_argument("--truth", default=None, help="planted-truth folder: also print topic recovery (NMI)")
+    summary.set_defaults(handler=_summary)
+    evaluate = commands.add_parser("evaluate", help="NMI of a night's topics against the planted truth")
+    evaluate.add_argument("--ds", required=True)
+    evaluate.add_argument("--truth", required=True)
+    evaluate.set_defaults(handler=_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ValueError as error:
+        logger.error("%s", error)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
