@@ -1,0 +1,1 @@
+"""Seeded synthetic landing zone with a planted truth (see `generator.generate_landing`)."""
