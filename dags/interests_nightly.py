@@ -1,0 +1,112 @@
+"""
+### Interests nightly
+
+Turns the day **`ds` that just ended** into the interest-embedding tables, one job per task,
+each run as its own process from the project root:
+
+1. `clean_events`: parse, validate, pseudonymize, deduplicate and de-bot the day's raw events;
+   fold the day's items and user texts into the as-of-ds snapshots.
+2. `encode_texts`: encode item and user texts whose content changed (content-hash cache).
+3. `build_hierarchy`: topics and sub-interests; user, topic and sub-interest embeddings.
+4. `publish`: quality gate, a `pipeline_runs` row, the encoder and hierarchy in MLflow.
+
+Every task runs `<python> jobs/<task>.py --ds <ds> --run-id <run_id>` with the worker's
+environment, so the jobs read `conf/` plus any `INTERESTS_*` overrides set where Airflow runs.
+
+**Which day.** The schedule is a *data-interval* timetable on `@daily` (UTC): the run for the
+interval 2026-11-20 00:00 to 2026-11-21 00:00 starts just after midnight on 2026-11-21 and has
+logical date 2026-11-20, so `{{ ds }}` is `2026-11-20`, the day that ended. (A plain
+`schedule="@daily"` in Airflow 3 builds a `CronTriggerTimetable`, whose logical date is the
+moment it fires, so `ds` would be the day that just *started*.) For a manual run the logical
+date is the day to process: `airflow dags test interests_nightly 2026-11-20` and a UI trigger with
+logical date 2026-11-20 both process 2026-11-20. A run triggered with no logical date (allowed in
+Airflow 3) has no `ds`: its first task fails at once, without retries, rather than guess a day.
+
+Jobs take the day from `--ds`, never from the run id: a scheduled run's id carries the time it
+was due (`scheduled__2026-11-21T00:00:00+00:00` for ds 2026-11-20), a manual one the time it
+was triggered.
+
+**Backfill** (scheduler running, e.g. `scripts/airflow.sh standalone`), both dates included:
+`scripts/airflow.sh backfill create --dag-id interests_nightly --from-date 2026-11-01 --to-date 2026-11-07 --max-active-runs 1`.
+Nights run one at a time, oldest first: each night's snapshots and encoding cache build on
+the nights before it. That is why `max_active_runs=1` here, and why a backfill needs
+`--max-active-runs 1` too: backfills do not use the DAG's value (they default to 10).
+
+**Failures.** A task is retried twice, 5 minutes apart, and stopped after 2 hours. A job that
+exits with code 2 (bad input, e.g. the landing folder for `ds` is missing) fails at once: the
+same input would fail again. Fix the input, then clear the task.
+
+**Set at parse time from the environment:** `INTERESTS_HOME` (project root; default: the parent
+of this `dags/` folder), `INTERESTS_PYTHON` (interpreter for the jobs; default: the one parsing
+this file), `INTERESTS_DAG_CATCHUP` (`true` to create every missed night since `start_date`;
+default `false`).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from airflow.sdk import CronDataIntervalTimetable, dag
+from interests_airflow import JobOperator
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value == "":
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(
+        f"{name}={value!r} is not a boolean; use one of true/false, 1/0, yes/no, on/off"
+    )
+
+
+PROJECT_HOME = Path(os.environ.get("INTERESTS_HOME") or Path(__file__).resolve().parents[1])
+PYTHON = os.environ.get("INTERESTS_PYTHON") or sys.executable
+CATCHUP = _env_flag("INTERESTS_DAG_CATCHUP", default=False)
+
+
+def run_job(job: str) -> JobOperator:
+    """The task that runs ``jobs/<job>.py`` for this run's ds and run id."""
+    return JobOperator(
+        task_id=job,
+        bash_command=(
+            f"{shlex.quote(PYTHON)} jobs/{job}.py"
+            " --ds {{ ds }} --run-id {{ run_id | shell_quote }}"
+        ),
+        cwd=str(PROJECT_HOME),
+    )
+
+
+@dag(
+    dag_id="interests_nightly",
+    doc_md=__doc__,
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=CATCHUP,
+    max_active_runs=1,
+    default_args={
+        "owner": "interests",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+        "execution_timeout": timedelta(hours=2),
+    },
+    user_defined_filters={"shell_quote": shlex.quote},
+    tags=["interests", "embeddings", "nightly"],
+)
+def interests_nightly() -> None:
+    (
+        run_job("clean_events")
+        >> run_job("encode_texts")
+        >> run_job("build_hierarchy")
+        >> run_job("publish")
+    )
+
+
+interests_nightly()

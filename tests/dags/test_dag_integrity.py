@@ -1,0 +1,199 @@
+"""DAG integrity: every DAG file parses cleanly, cheaply, and follows the house rules."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import runpy
+import shlex
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow_helpers import DAGS_FOLDER, NIGHTLY_DAG_ID, NIGHTLY_JOBS, PROJECT_ROOT, airflow_env
+
+DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
+NIGHTLY_FILE = DAGS_FOLDER / "interests_nightly.py"
+
+HEAVY_MODULES = (
+    "pyspark",
+    "py4j",
+    "torch",
+    "transformers",
+    "sentence_transformers",
+    "mlflow",
+    "deltalake",
+    "sklearn",
+    "interests",  # the library: DAG files only wire jobs, they never need it
+)
+PARSE_SECONDS_LIMIT = 2.0
+"""Generous: the nightly DAG file parses in well under 0.1 s once Airflow itself is imported."""
+
+# Imports Airflow first (the dag processor has it loaded before it parses any file), then times
+# the DAG file alone and lists every module loaded by the end.
+_PARSE_PROBE = """
+import importlib.util, json, sys, time
+from pathlib import Path
+import airflow.sdk
+dag_file = Path(sys.argv[1])
+sys.path.append(str(dag_file.parent))
+start = time.perf_counter()
+spec = importlib.util.spec_from_file_location("dag_file_under_test", dag_file)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "modules": sorted(sys.modules)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def nightly(dagbag: Any) -> Any:
+    return dagbag.dags[NIGHTLY_DAG_ID]
+
+
+def _parse_nightly_with(monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
+    """Parse the nightly DAG file again, in this process, with extra environment variables."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    namespace = runpy.run_path(str(NIGHTLY_FILE), run_name="interests_nightly_under_test")
+    return namespace["interests_nightly"]()
+
+
+def _render(dag: Any, task_id: str, **context: str) -> str:
+    task = dag.get_task(task_id)
+    return task.render_template(task.bash_command, context, jinja_env=dag.get_template_env())
+
+
+# --- every DAG -------------------------------------------------------------------------------
+
+
+def test_dags_folder_imports_without_errors(dagbag: Any) -> None:
+    assert dagbag.import_errors == {}
+    assert NIGHTLY_DAG_ID in dagbag.dags
+
+
+def test_every_dag_file_defines_a_dag(dagbag: Any) -> None:
+    files_with_dags = {Path(dag.fileloc).resolve() for dag in dagbag.dags.values()}
+    # A file Airflow skipped (safe mode wants both "airflow" and "dag" in it) is not a DAG.
+    assert {path.resolve() for path in DAG_FILES} == files_with_dags
+
+
+def test_every_dag_follows_the_house_rules(dagbag: Any) -> None:
+    problems = []
+    for dag_id, dag in dagbag.dags.items():
+        if not dag.tags:
+            problems.append(f"{dag_id}: no tags")
+        if not dag.doc_md:
+            problems.append(f"{dag_id}: no doc_md (use doc_md=__doc__)")
+        if dag.catchup:
+            problems.append(f"{dag_id}: catchup is on by default")
+        if dag.max_active_runs != 1:
+            problems.append(
+                f"{dag_id}: max_active_runs={dag.max_active_runs}; runs write the same tables, use 1"
+            )
+        if (dag.default_args or {}).get("retries", 0) < 2:
+            problems.append(f"{dag_id}: default_args retries < 2")
+        for task in dag.tasks:
+            if task.retries < 2:
+                problems.append(f"{dag_id}.{task.task_id}: retries={task.retries} < 2")
+            if task.execution_timeout is None:
+                problems.append(f"{dag_id}.{task.task_id}: no execution_timeout")
+    assert problems == []
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda path: path.name)
+def test_dag_file_parses_fast_without_heavy_imports(dag_file: Path, airflow_home: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _PARSE_PROBE, str(dag_file)],
+        env=airflow_env(airflow_home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    heavy = sorted(name for name in probe["modules"] if name.split(".")[0] in HEAVY_MODULES)
+    assert heavy == []
+    assert probe["seconds"] < PARSE_SECONDS_LIMIT
+
+
+# --- the nightly DAG -------------------------------------------------------------------------
+
+
+def test_nightly_runs_the_four_jobs_in_order(nightly: Any) -> None:
+    assert sorted(nightly.task_ids) == sorted(NIGHTLY_JOBS)
+    for previous, current in itertools.pairwise(NIGHTLY_JOBS):
+        assert nightly.get_task(current).upstream_task_ids == {previous}
+    assert nightly.get_task(NIGHTLY_JOBS[0]).upstream_task_ids == set()
+    assert nightly.get_task(NIGHTLY_JOBS[-1]).downstream_task_ids == set()
+
+
+@pytest.mark.parametrize("job", NIGHTLY_JOBS)
+def test_nightly_task_runs_its_job_for_the_runs_ds_and_run_id(nightly: Any, job: str) -> None:
+    task = nightly.get_task(job)
+    assert "{{ ds }}" in task.bash_command  # rendered per run, not fixed when the file is parsed
+    rendered = _render(nightly, job, ds="2026-11-20", run_id="scheduled__2026-11-20T00:00:00+00:00")
+    assert shlex.split(rendered) == [
+        sys.executable,
+        f"jobs/{job}.py",
+        "--ds",
+        "2026-11-20",
+        "--run-id",
+        "scheduled__2026-11-20T00:00:00+00:00",
+    ]
+    assert task.cwd == str(PROJECT_ROOT)
+    assert task.append_env is True  # INTERESTS_* and friends reach the job
+    assert task.skip_on_exit_code == []  # no exit code turns a night into "skipped"
+
+
+def test_nightly_passes_an_odd_run_id_as_one_argument(nightly: Any) -> None:
+    run_id = "manual__$(touch x); ~me 'quoted'"
+    rendered = _render(nightly, "publish", ds="2026-11-20", run_id=run_id)
+    assert shlex.split(rendered)[-2:] == ["--run-id", run_id]
+
+
+def test_a_scheduled_run_processes_the_day_that_ended(nightly: Any) -> None:
+    """The run that starts after midnight on 2026-11-21 has ds (its logical date) 2026-11-20."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    timetable = coerce_to_core_timetable(nightly.timetable)
+    previous_night = DataInterval(
+        datetime(2026, 11, 19, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)
+    )
+    next_run = timetable.next_dagrun_info(
+        last_automated_data_interval=previous_night,
+        restriction=TimeRestriction(earliest=nightly.start_date, latest=None, catchup=True),
+    )
+    assert next_run is not None
+    assert next_run.run_after == datetime(2026, 11, 21, tzinfo=UTC)
+    assert next_run.logical_date.strftime("%Y-%m-%d") == "2026-11-20"  # how Airflow makes {{ ds }}
+
+
+def test_nightly_settings_come_from_the_environment(
+    dagbag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dag = _parse_nightly_with(
+        monkeypatch,
+        INTERESTS_HOME="/srv/interests",
+        INTERESTS_PYTHON="/opt/python 3/bin/python",
+        INTERESTS_DAG_CATCHUP="true",
+    )
+    assert dag.catchup is True
+    task = dag.get_task("clean_events")
+    assert task.cwd == "/srv/interests"
+    assert (
+        shlex.split(_render(dag, "clean_events", ds="2026-11-20", run_id="r"))[0]
+        == "/opt/python 3/bin/python"
+    )
+
+
+def test_nightly_rejects_a_catchup_value_it_does_not_understand(
+    dagbag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match="INTERESTS_DAG_CATCHUP='sometimes'"):
+        _parse_nightly_with(monkeypatch, INTERESTS_DAG_CATCHUP="sometimes")

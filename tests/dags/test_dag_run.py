@@ -1,0 +1,114 @@
+"""A whole night through Airflow (``airflow dags test``), with stand-in jobs that record their calls.
+
+This checks the wiring, not the jobs: the command each task runs, the ds it passes, the order,
+that the worker's environment reaches the jobs, and that a job rejecting its input (exit code 2)
+fails the run at once. The real jobs go through the same ``run_dag_test`` in the integration tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from airflow_helpers import NIGHTLY_JOBS, output_tail, run_dag_test
+
+pytestmark = pytest.mark.airflow
+
+# Each stand-in appends one JSON line: which job, its arguments, where it ran, what it saw.
+_STAND_IN_JOB = """\
+import json, os, sys
+job = os.path.splitext(os.path.basename(__file__))[0]
+with open(os.environ["WIRING_CALLS"], "a") as calls:
+    calls.write(json.dumps({
+        "job": job,
+        "argv": sys.argv[1:],
+        "cwd": os.getcwd(),
+        "landing_root": os.environ.get("INTERESTS_PATHS__LANDING_ROOT"),
+        "python_marker": os.environ.get("WIRING_PYTHON_MARKER"),
+    }) + "\\n")
+exit_codes = json.loads(os.environ.get("WIRING_EXIT_CODES", "{}"))
+sys.exit(exit_codes.get(job, 0))
+"""
+
+
+@pytest.fixture(scope="module")
+def shared_airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One metadata DB for this module's runs: the migration is paid once."""
+    return tmp_path_factory.mktemp("airflow_home_runs")
+
+
+@pytest.fixture
+def stand_in_project(tmp_path: Path) -> Path:
+    """A project home (with a space in its path) whose jobs/ only record how they were called."""
+    home = tmp_path / "project home"
+    (home / "jobs").mkdir(parents=True)
+    for job in NIGHTLY_JOBS:
+        (home / "jobs" / f"{job}.py").write_text(_STAND_IN_JOB)
+    return home
+
+
+@pytest.fixture
+def marked_python(tmp_path: Path) -> Path:
+    """An INTERESTS_PYTHON (path with a space) that marks the jobs it starts, then runs Python."""
+    wrapper = tmp_path / "python bin" / "python"
+    wrapper.parent.mkdir()
+    wrapper.write_text(
+        f'#!/usr/bin/env bash\nexport WIRING_PYTHON_MARKER=yes\nexec "{sys.executable}" "$@"\n'
+    )
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return wrapper
+
+
+def _calls(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_night_runs_the_four_jobs_in_order_for_its_ds(
+    stand_in_project: Path, marked_python: Path, shared_airflow_home: Path, tmp_path: Path
+) -> None:
+    calls_file = tmp_path / "calls.jsonl"
+    result = run_dag_test(
+        stand_in_project,
+        "2026-11-20",
+        {
+            "WIRING_CALLS": str(calls_file),
+            "INTERESTS_PATHS__LANDING_ROOT": "/landing/for/this/test",
+            "INTERESTS_PYTHON": str(marked_python),
+        },
+        airflow_home=shared_airflow_home,
+        timeout=600,
+    )
+    assert result.returncode == 0, output_tail(result)
+
+    calls = _calls(calls_file)
+    assert [call["job"] for call in calls] == list(NIGHTLY_JOBS)
+    run_ids = {call["argv"][3] for call in calls}
+    assert len(run_ids) == 1 and run_ids.pop().startswith("manual__")
+    for call in calls:
+        assert call["argv"][:3] == ["--ds", "2026-11-20", "--run-id"] and len(call["argv"]) == 4
+        assert os.path.samefile(call["cwd"], stand_in_project)
+        assert call["landing_root"] == "/landing/for/this/test"
+        assert call["python_marker"] == "yes"
+
+
+def test_a_job_rejecting_its_input_fails_the_night_without_retries(
+    stand_in_project: Path, shared_airflow_home: Path, tmp_path: Path
+) -> None:
+    calls_file = tmp_path / "calls.jsonl"
+    result = run_dag_test(
+        stand_in_project,
+        "2026-11-21",
+        {"WIRING_CALLS": str(calls_file), "WIRING_EXIT_CODES": json.dumps({"encode_texts": 2})},
+        airflow_home=shared_airflow_home,
+        # A retry would wait retry_delay (5 min) first: running into this limit means exit
+        # code 2 was retried.
+        timeout=240,
+    )
+    assert result.returncode != 0, output_tail(result)
+    assert "DagRun failed" in result.stdout
+    # Ran once each; nothing ran after the failure.
+    assert [call["job"] for call in _calls(calls_file)] == ["clean_events", "encode_texts"]
