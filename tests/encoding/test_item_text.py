@@ -23,6 +23,7 @@ from interests.encoding.text import item_text, text_hash
         ("Case Kept", "", [" spaced tag ", "UPPER"], "Case Kept\n spaced tag , UPPER"),
         ("t", "b", ["x", None, "y"], "t\nb\nx, y"),
         ("t", "b", [""], "t\nb"),
+        ("t", "b", ["", "a", " \u00a0"], "t\nb\na"),
     ],
 )
 def test_item_text_joins_title_body_and_tags(title, body, tags, expected):

@@ -15,11 +15,12 @@ from interests.catalog import ITEMS, USER_TEXTS
 from interests.cleaning.events import parse_json_lines, parse_timestamp, pseudonymize
 
 USER_TEXT_KINDS = ("bio", "review", "comment")
+_EDGE_WHITESPACE = r"(?U)^\s+|\s+$"
 
 
 def _strip(column: Column) -> Column:
-    """Whitespace-trimmed text, null when nothing is left (Python's str.strip for ASCII space)."""
-    stripped = F.regexp_replace(column, r"^\s+|\s+$", "")
+    """Whitespace-trimmed text, null when nothing is left (Unicode whitespace, like Python's str.strip)."""
+    stripped = F.regexp_replace(column, _EDGE_WHITESPACE, "")
     return F.when(stripped != "", stripped)
 
 
@@ -45,7 +46,7 @@ def classify_items(raw: DataFrame, max_text_chars: int) -> DataFrame:
         field("item_id").alias("item_id"),
         field("title").alias("title"),
         field("body").alias("body"),
-        F.filter(tags, lambda tag: tag.isNotNull() & (F.trim(tag) != "")).alias("tags"),
+        F.filter(tags, lambda tag: tag.isNotNull() & (F.regexp_replace(tag, _EDGE_WHITESPACE, "") != "")).alias("tags"),
         field("lang").alias("lang"),
         parse_timestamp(field("updated_at")).alias("updated_at"),
     ).withColumn("text", F.substring(item_text_column(F.col("title"), F.col("body"), F.col("tags")), 1, max_text_chars))

@@ -31,15 +31,15 @@ def item_text(title: str | None, body: str | None, tags: Iterable[str] | None) -
     """Join title, body and tags into the one text encoded for an item.
 
     ``"\\n".join(part for part in [title.strip(), body.strip(), ", ".join(tags)] if part)``,
-    with ``None`` read as ``""`` (title, body) or ``[]`` (tags), and ``None`` tags skipped as
-    Spark's ``array_join`` skips NULL elements. Nothing else is normalized:
+    with ``None`` read as ``""`` (title, body) or ``[]`` (tags), and ``None`` or blank tags
+    skipped (as the cleaning job drops them). Nothing else is normalized:
     inner whitespace and case are kept, tags are neither stripped nor sorted, so the Spark
     ``concat_ws`` version gives byte-for-byte the same string (and the same :func:`text_hash`).
     """
     title_part = (title or "").strip()
     body_part = (body or "").strip()
     tag_list = tags if tags is not None else ()
-    tags_part = TAG_SEPARATOR.join(tag for tag in tag_list if tag is not None)
+    tags_part = TAG_SEPARATOR.join(tag for tag in tag_list if tag is not None and tag.strip())
     return ITEM_TEXT_SEPARATOR.join(part for part in (title_part, body_part, tags_part) if part)
 
 
