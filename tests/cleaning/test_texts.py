@@ -1,0 +1,247 @@
+"""Item and user-text lines: validation, the Spark twin of item_text, and the as-of-ds snapshots."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pyspark.sql import functions as F
+
+from interests.catalog import ITEMS, USER_TEXTS
+from interests.cleaning.events import pseudonymize_py
+from interests.cleaning.texts import (
+    classify_items,
+    classify_user_texts,
+    item_text_column,
+    items_snapshot,
+    rejected_text_lines,
+    text_outcome_counts,
+    user_texts_snapshot,
+)
+from interests.encoding.text import item_text, text_hash
+
+DAY_1, DAY_2 = "2026-03-09", "2026-03-10"
+KEY = "test-pseudonym-key"
+MAX_CHARS = 40
+
+
+def line(**fields) -> str:
+    return json.dumps(fields)
+
+
+# ---------------------------------------------------------------- item_text_column
+
+ITEM_TEXT_INPUTS = [
+    ("Title", "Body", ["a", "b"]),
+    (None, "Only body", ["tag"]),
+    ("Only title", None, None),
+    ("  Title \t", "\n Body  ", []),
+    ("", "   ", []),
+    (None, None, None),
+    ("Keep  inner   space", "Line one\nline two", ["x y", "Z"]),
+    ("t", "b", ["x", None, "y"]),
+    ("t", "b", [""]),
+    ("t", "b", [None]),
+    ("\u00a0Title\u2003", "Body", []),
+]
+ITEM_TEXT_BUGS = {
+    8: "item_text_column: tags [''] have size > 0, so array_join gives '' and concat_ws appends a trailing "
+       "'\\n' ('t\\nb\\n'); item_text gives 't\\nb'",
+    9: "item_text_column: tags [None] have size > 0, so array_join gives '' and concat_ws appends a trailing "
+       "'\\n' ('t\\nb\\n'); item_text gives 't\\nb'",
+    10: "item_text_column strips with Java's ASCII \\s, item_text with str.strip(): a no-break or em space at the "
+        "ends of title/body stays in the Spark text (and changes its text_hash)",
+}
+
+
+@pytest.fixture(scope="module")
+def spark_item_texts(spark) -> list[str]:
+    frame = spark.createDataFrame(
+        [(i, *case) for i, case in enumerate(ITEM_TEXT_INPUTS)], "i int, title string, body string, tags array<string>"
+    )
+    rows = frame.select("i", item_text_column(F.col("title"), F.col("body"), F.col("tags")).alias("text")).collect()
+    return [row["text"] for row in sorted(rows, key=lambda row: row["i"])]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(i, marks=[pytest.mark.xfail(strict=True, reason=ITEM_TEXT_BUGS[i])] if i in ITEM_TEXT_BUGS else [],
+                     id=repr(ITEM_TEXT_INPUTS[i]))
+        for i in range(len(ITEM_TEXT_INPUTS))
+    ],
+)
+def test_item_text_column_equals_item_text(spark_item_texts, case):
+    assert spark_item_texts[case] == item_text(*ITEM_TEXT_INPUTS[case])
+
+
+# ---------------------------------------------------------------- classify_items and items_snapshot
+
+ITEM_LINES_DAY_1 = {
+    "a_old": line(item_id="a", title="A old", updated_at="2026-03-09T10:00:00Z"),
+    "b": line(item_id="b", title="B", body="About b", tags=["x", " ", None, "y"], lang="en"),
+    "c": line(item_id="c", title="C stays", updated_at="2026-03-09T10:00:00Z"),
+}
+ITEM_LINES_DAY_2 = {
+    "a_new": line(item_id="a", title="A new", updated_at="2026-03-01T00:00:00Z"),  # newer landing wins
+    "d_first": line(item_id="d", title="D first", updated_at="2026-03-10T08:00:00Z"),
+    "d_second": line(item_id="d", title="D second", updated_at="2026-03-10T09:00:00Z"),
+    "long": line(item_id="long", title="x" * 100),
+    "empty_line": "  ",
+    "malformed_json": "{oops",
+    "array": '["item_id", "e"]',
+    "missing_item_id": line(title="no id"),
+    "blank_item_id": line(item_id="  ", title="blank id"),
+    "empty_text": line(item_id="e", title="  ", body="", tags=[]),
+    "no_text_fields": line(item_id="f"),
+}
+ITEM_REASONS = {
+    "empty_line": "empty_line", "malformed_json": "malformed_json", "array": "malformed_json",
+    "missing_item_id": "missing_item_id", "blank_item_id": "missing_item_id",
+    "empty_text": "empty_text", "no_text_fields": "empty_text",
+}
+
+
+def landed(spark, lines: dict[str, str], ds: str, source: str):
+    return spark.createDataFrame(
+        [(value, f"file:///landing/{source}/ds={ds}/part-0.jsonl", ds) for value in lines.values()],
+        "value string, source_file string, ds string",
+    )
+
+
+@pytest.fixture(scope="module")
+def item_frames(spark):
+    day_1 = classify_items(landed(spark, ITEM_LINES_DAY_1, DAY_1, "items"), MAX_CHARS)
+    day_2 = classify_items(landed(spark, ITEM_LINES_DAY_2, DAY_2, "items"), MAX_CHARS)
+    snapshot = items_snapshot(items_snapshot(None, day_1, DAY_1), day_2, DAY_2)
+    return day_2, snapshot
+
+
+@pytest.fixture(scope="module")
+def classified_items(item_frames) -> dict[str, dict]:
+    rows = {row["raw_line"]: row for row in item_frames[0].toArrow().to_pylist()}
+    return {name: rows[value] for name, value in ITEM_LINES_DAY_2.items()}
+
+
+@pytest.mark.parametrize("name", sorted(ITEM_LINES_DAY_2))
+def test_classify_items(classified_items, name):
+    row = classified_items[name]
+    reason = ITEM_REASONS.get(name)
+    assert (row["outcome"], row["reason"]) == ("clean" if reason is None else "rejected", reason)
+    assert row["landed_ds"] == DAY_2
+    if reason is None:
+        assert row["text_hash"] == text_hash(row["text"])
+
+
+def test_item_text_is_truncated_to_max_text_chars(classified_items):
+    assert classified_items["long"]["text"] == "x" * MAX_CHARS
+
+
+def test_item_rejections_and_counts(item_frames, spark):
+    day_2, _ = item_frames
+    assert rejected_text_lines(day_2, "items", DAY_2).columns == ["ds", "source", "reason", "raw_line", "source_file"]
+    counts = text_outcome_counts(day_2, "items", DAY_2)
+    assert counts["items.raw"] == len(ITEM_LINES_DAY_2)
+    assert counts["items.rejected"] == len(ITEM_REASONS)
+    assert counts["items.clean"] == len(ITEM_LINES_DAY_2) - len(ITEM_REASONS)
+    assert counts["items.rejected.empty_text"] == 2 and counts["items.rejected.missing_item_id"] == 2
+
+
+@pytest.fixture(scope="module")
+def items_as_of_day_2(item_frames) -> dict[str, dict]:
+    _, snapshot = item_frames
+    assert snapshot.columns == ITEMS.schema.names
+    rows = snapshot.toArrow().to_pylist()
+    by_id = {row["item_id"]: row for row in rows}
+    assert len(by_id) == len(rows), "one row per item"
+    return by_id
+
+
+def test_items_snapshot_keeps_the_newest_landed_version_and_carries_old_items(items_as_of_day_2):
+    assert set(items_as_of_day_2) == {"a", "b", "c", "d", "long"}
+    summary = {item_id: (row["title"], row["landed_ds"]) for item_id, row in items_as_of_day_2.items()}
+    assert summary == {
+        "a": ("A new", DAY_2),  # landed later, although its updated_at is older
+        "b": ("B", DAY_1),
+        "c": ("C stays", DAY_1),
+        "d": ("D second", DAY_2),  # two versions landed the same day: the newer updated_at wins
+        "long": ("x" * 100, DAY_2),
+    }
+    assert {row["ds"] for row in items_as_of_day_2.values()} == {DAY_2}
+
+
+def test_items_snapshot_carries_the_cleaned_fields(items_as_of_day_2):
+    b = items_as_of_day_2["b"]
+    assert b["tags"] == ["x", "y"]  # null and blank tags dropped
+    assert b["text"] == item_text(b["title"], b["body"], b["tags"]) == "B\nAbout b\nx, y"
+    assert b["text_hash"] == text_hash(b["text"])
+    assert b["lang"] == "en"
+
+
+# ---------------------------------------------------------------- user texts
+
+TEXT_LINES_DAY_1 = {
+    "u1_bio": line(user_id="u1", kind="bio", text="I love bread", ts="2026-03-09T10:00:00Z"),
+    "u3_review": line(user_id="u3", kind="review", text="Old review"),
+}
+TEXT_LINES_DAY_2 = {
+    "u1_same_text_again": line(user_id="u1", kind="comment", text="I love bread", ts="2026-03-10T10:00:00Z"),
+    "u1_same_text_padded": line(user_id="u1", kind="comment", text="  I love bread \n"),
+    "u2_same_text": line(user_id="u2", kind="BIO ", text="I love bread"),
+    "u1_new_text": line(user_id="u1", kind="review", text="Great cake"),
+    "empty_line": "",
+    "malformed_json": "not json",
+    "missing_user_id": line(kind="bio", text="x"),
+    "blank_user_id": line(user_id=" ", kind="bio", text="x"),
+    "unknown_kind": line(user_id="u4", kind="tweet", text="x"),
+    "missing_kind": line(user_id="u4", text="x"),
+    "empty_text": line(user_id="u4", kind="bio", text="   "),
+    "missing_text": line(user_id="u4", kind="bio"),
+}
+TEXT_REASONS = {
+    "empty_line": "empty_line", "malformed_json": "malformed_json", "missing_user_id": "missing_user_id",
+    "blank_user_id": "missing_user_id", "unknown_kind": "unknown_kind", "missing_kind": "unknown_kind",
+    "empty_text": "empty_text", "missing_text": "empty_text",
+}
+
+
+@pytest.fixture(scope="module")
+def text_frames(spark):
+    day_1 = classify_user_texts(landed(spark, TEXT_LINES_DAY_1, DAY_1, "user_texts"), MAX_CHARS, KEY)
+    day_2 = classify_user_texts(landed(spark, TEXT_LINES_DAY_2, DAY_2, "user_texts"), MAX_CHARS, KEY)
+    snapshot = user_texts_snapshot(user_texts_snapshot(None, day_1, DAY_1), day_2, DAY_2)
+    return day_2, snapshot
+
+
+@pytest.fixture(scope="module")
+def classified_texts(text_frames) -> dict[str, dict]:
+    rows = {row["raw_line"]: row for row in text_frames[0].toArrow().to_pylist()}
+    return {name: rows[value] for name, value in TEXT_LINES_DAY_2.items()}
+
+
+@pytest.mark.parametrize("name", sorted(TEXT_LINES_DAY_2))
+def test_classify_user_texts(classified_texts, name):
+    row = classified_texts[name]
+    reason = TEXT_REASONS.get(name)
+    assert (row["outcome"], row["reason"]) == ("clean" if reason is None else "rejected", reason)
+    if reason is None:
+        raw = json.loads(TEXT_LINES_DAY_2[name])
+        assert row["user_id"] == pseudonymize_py(raw["user_id"], KEY)
+        assert row["text"] == raw["text"].strip()
+        assert row["kind"] == raw["kind"].strip().lower()
+        assert row["text_hash"] == text_hash(row["text"])
+
+
+def test_user_texts_snapshot_dedupes_user_and_text(text_frames):
+    _, snapshot = text_frames
+    assert snapshot.columns == USER_TEXTS.schema.names
+    rows = snapshot.toArrow().to_pylist()
+    user = {pseudonymize_py(name, KEY): name for name in ("u1", "u2", "u3")}
+    summary = sorted((user[row["user_id"]], row["text"], row["kind"], row["landed_ds"]) for row in rows)
+    assert summary == [
+        ("u1", "Great cake", "review", DAY_2),
+        ("u1", "I love bread", "bio", DAY_1),  # three landings of one text: the first is kept
+        ("u2", "I love bread", "bio", DAY_2),  # the same text of another user is its own row
+        ("u3", "Old review", "review", DAY_1),  # carried over from the previous snapshot
+    ]
+    assert {row["ds"] for row in rows} == {DAY_2}
