@@ -12,15 +12,24 @@ import sys
 from datetime import date, timedelta
 
 import numpy as np
-import pyarrow.compute as pc
 
 from interests.catalog import (
-    EVENTS_CLEAN, ITEM_EMBEDDINGS, ITEMS, TEXT_EMBEDDINGS, TOPICS, USER_TEXTS, table,
+    EVENTS_CLEAN,
+    ITEM_EMBEDDINGS,
+    ITEMS,
+    TEXT_EMBEDDINGS,
+    TOPICS,
+    USER_TEXTS,
+    table,
 )
 from interests.encoding.encoder import default_model_path, model_version_for
 from interests.hierarchy.clustering import build_hierarchy
 from interests.hierarchy.tables import (
-    MissingEmbeddingsError, item_embeddings_table, item_vectors, split_profiles, topics_table,
+    MissingEmbeddingsError,
+    item_embeddings_table,
+    item_vectors,
+    split_profiles,
+    topics_table,
 )
 from interests.hierarchy.users import engagement_signals, text_signals, user_profiles
 from interests.runtime import BadInputError, JobContext, run_job

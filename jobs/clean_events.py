@@ -14,7 +14,11 @@ from pyspark import StorageLevel
 from interests.catalog import EVENTS_CLEAN, EVENTS_REJECTED, ITEMS, USER_TEXTS
 from interests.cleaning.events import classify_events, events_clean, outcome_counts, rejected_lines
 from interests.cleaning.texts import (
-    classify_items, classify_user_texts, items_snapshot, rejected_text_lines, text_outcome_counts,
+    classify_items,
+    classify_user_texts,
+    items_snapshot,
+    rejected_text_lines,
+    text_outcome_counts,
     user_texts_snapshot,
 )
 from interests.landing import LandingDayError, read_landing_lines, require_landing_day

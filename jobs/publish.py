@@ -12,18 +12,31 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 
 from interests.catalog import (
-    EVENTS_CLEAN, ITEM_EMBEDDINGS, OUTPUT_TABLES, PIPELINE_RUNS, STAGE_RUNS, TOPICS, USER_EMBEDDINGS,
-    USER_SUBINTERESTS, USER_TOPICS, table,
+    EVENTS_CLEAN,
+    ITEM_EMBEDDINGS,
+    OUTPUT_TABLES,
+    PIPELINE_RUNS,
+    STAGE_RUNS,
+    TOPICS,
+    USER_EMBEDDINGS,
+    USER_SUBINTERESTS,
+    USER_TOPICS,
+    table,
 )
 from interests.encoding.encoder import default_model_path, model_version_for
 from interests.publishing.quality import (
-    QualityCheck, assignment_checks, checks_json, conservation_check, embedding_checks, min_rows_check,
+    QualityCheck,
+    assignment_checks,
+    checks_json,
+    conservation_check,
+    embedding_checks,
+    min_rows_check,
     weight_sum_check,
 )
 from interests.runtime import BadInputError, JobContext, run_job
@@ -98,7 +111,7 @@ def publish(context: JobContext) -> dict[str, int]:
         )
     status = "published" if passed else "failed_quality"
     row = {
-        "ds": ds, "run_id": context.run_id, "status": status, "published_at": datetime.now(timezone.utc),
+        "ds": ds, "run_id": context.run_id, "status": status, "published_at": datetime.now(UTC),
         "row_counts": sorted(row_counts.items()), "stage_counts": sorted(stage_counts.items()),
         "table_versions": sorted((k, v) for k, v in versions.items() if v is not None),
         "quality_passed": passed, "quality_checks": checks_json(checks),

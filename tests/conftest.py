@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from interests.config import PipelineConfig, load_config  # noqa: E402
+from interests.config import PipelineConfig, load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -162,11 +162,6 @@ def test_bad_value_from_the_environment_raises_config_error(conf_dir):
         load(conf_dir, {"INTERESTS_HIERARCHY__N_TOPICS": "1"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config.py module docstring promises 'fails at load time with the file or variable named', "
-    "but load_config's ConfigError names only conf_dir and the generic 'INTERESTS_* variables'",
-)
 @pytest.mark.parametrize("source", ["file", "variable"])
 def test_bad_value_error_names_the_file_or_variable(conf_dir, source):
     environ = {}
@@ -214,11 +209,6 @@ def test_absolute_and_home_paths_are_kept(conf_dir, tmp_path):
     assert config.paths.landing_root == Path.home() / "landing"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PathsConfig.landing_root/lake_root are pathlib.Path: 's3://bucket/landing' becomes "
-    "'<root>/s3:/bucket/landing' (the '//' collapsed, then resolved as a relative path)",
-)
 def test_uri_roots_are_kept_as_uris(conf_dir):
     config = load(conf_dir, {"INTERESTS_PATHS__LANDING_ROOT": "s3://bucket/landing",
                              "INTERESTS_PATHS__LAKE_ROOT": "s3a://bucket/lake"})

@@ -11,12 +11,23 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 EMBEDDING = pa.list_(pa.float32())
 """Embeddings are L2-normalized float32 lists; the dimension is the model's (checked by the quality gate)."""
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def embedding_matrix(values: pa.Array | pa.ChunkedArray, dtype: type = np.float32) -> np.ndarray:
+    """An (n, dim) numpy matrix of a non-null embedding column (slices and chunks respected)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if len(values) == 0:
+        return np.zeros((0, 0), dtype=dtype)
+    dim = len(values[0])
+    return values.flatten().to_numpy(zero_copy_only=False).astype(dtype).reshape(-1, dim)
 COUNTS = pa.map_(pa.string(), pa.int64())
 
 _DS_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -51,9 +62,9 @@ class TableSpec:
     key: tuple[str, ...]
     description: str
 
-    def path(self, lake_root: Path) -> Path:
-        """Where the table lives under a lake root."""
-        return Path(lake_root) / self.name
+    def path(self, lake_root: Path | str) -> Path | str:
+        """Where the table lives under a lake root (a folder, or a URI string)."""
+        return join_location(lake_root, self.name)
 
     @property
     def embedding_columns(self) -> tuple[str, ...]:
@@ -284,11 +295,23 @@ def table(name: str) -> TableSpec:
         raise UnknownTableError(f"unknown table {name!r}; known: {sorted(TABLES)}") from None
 
 
-def landing_path(landing_root: Path, source: str, ds: str) -> Path:
+def is_local(location: Path | str) -> bool:
+    """True for a local folder, False for a storage URI (s3://, abfss://, hdfs://...)."""
+    return "://" not in str(location)
+
+
+def join_location(root: Path | str, *parts: str) -> Path | str:
+    """root/part/...: a Path for a local root, a URI string (never through pathlib) for a remote one."""
+    if is_local(root):
+        return Path(root).joinpath(*parts)
+    return "/".join([str(root).rstrip("/"), *parts])
+
+
+def landing_path(landing_root: Path | str, source: str, ds: str) -> Path | str:
     """The folder of one landing source (events, items, user_texts) for one day."""
     if source not in LANDING_SOURCES:
         raise ValueError(f"unknown landing source {source!r}; allowed: {list(LANDING_SOURCES)}")
-    return Path(landing_root) / source / f"ds={validate_ds(ds)}"
+    return join_location(landing_root, source, f"ds={validate_ds(ds)}")
 
 
 LANDING_SOURCES = ("events", "items", "user_texts")

@@ -36,19 +36,19 @@ def _summary(args: argparse.Namespace) -> int:
     runs = lake.read(PIPELINE_RUNS, ds=ds).to_pylist()
     if runs:
         latest = max(runs, key=lambda row: row["published_at"])
-        lines += ["", f"  last publish: {latest['status']} (run {latest['run_id']}, quality passed: "
-                  f"{latest['quality_passed']}), models: {dict(latest['registered_models'])}"]
+        lines += ["", (f"  last publish: {latest['status']} (run {latest['run_id']}, quality passed: "
+                       f"{latest['quality_passed']}), models: {dict(latest['registered_models'])}")]
     if args.truth:
         from interests.evaluation import read_truth_items, topic_recovery
 
         scores = topic_recovery(lake.read(table("item_embeddings"), ds=ds), read_truth_items(Path(args.truth)))
-        lines += ["", f"  planted truth recovered: topic NMI {scores['topic_nmi']:.3f}, "
-                  f"sub-interest NMI {scores['subinterest_nmi']:.3f} over {int(scores['items'])} items"]
+        lines += ["", (f"  planted truth recovered: topic NMI {scores['topic_nmi']:.3f}, "
+                       f"sub-interest NMI {scores['subinterest_nmi']:.3f} over {int(scores['items'])} items")]
     lines += [
         "",
         "Look at them:",
-        f"  .venv/bin/python -c \"from deltalake import DeltaTable; "
-        f"print(DeltaTable('{lake.path(table('user_topics'))}').to_pandas().head())\"",
+        (f"  .venv/bin/python -c \"from deltalake import DeltaTable; "
+         f"print(DeltaTable('{lake.path(table('user_topics'))}').to_pandas().head())\""),
         f"  make mlflow-ui      # MLflow UI on http://127.0.0.1:5000 ({config.mlflow_uri})",
         "  make airflow        # Airflow UI (airflow standalone) for the DAG runs",
     ]

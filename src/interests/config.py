@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,24 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _local_or_uri(value: Any) -> Any:
+    """Keep a URI (s3://, abfss://, hdfs://...) a string; make anything else a local Path."""
+    if isinstance(value, (str, Path)) and "://" not in str(value):
+        return Path(value)
+    return value
+
+
+StorageRoot = Annotated[Path | str, BeforeValidator(_local_or_uri)]
+"""A local folder (Path, resolved against the project root) or a storage URI (str, kept as is)."""
+
+
 class PathsConfig(_Section):
-    landing_root: Path = Field(Path("data/landing"), description="Root of the landing zone (input contract).")
-    lake_root: Path = Field(Path("data/lake"), description="Root of the Delta lake; one folder per table.")
+    landing_root: StorageRoot = Field(
+        Path("data/landing"), description="Root of the landing zone (input contract): a folder or a URI."
+    )
+    lake_root: StorageRoot = Field(
+        Path("data/lake"), description="Root of the Delta lake, one folder per table: a folder or a URI."
+    )
     mlflow_tracking_uri: str = Field(
         "", description="MLflow tracking/registry URI; empty means sqlite under <lake_root>/_mlflow."
     )
@@ -127,7 +142,12 @@ class PipelineConfig(_Section):
 
     @property
     def mlflow_dir(self) -> Path:
-        """Folder of the embedded MLflow store (database and artifacts)."""
+        """Folder of the embedded MLflow store (database and artifacts); only for a local lake."""
+        if not isinstance(self.paths.lake_root, Path):
+            raise ConfigError(
+                f"the lake is at {self.paths.lake_root}: set MLFLOW_TRACKING_URI (or paths.mlflow_tracking_uri), "
+                "the embedded sqlite MLflow store needs a local lake"
+            )
         return self.paths.lake_root / "_mlflow"
 
 
@@ -141,7 +161,14 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def _read_yaml_dir(folder: Path) -> dict[str, Any]:
+def _leaf_keys(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    keys: list[tuple[str, ...]] = []
+    for key, value in tree.items():
+        keys.extend(_leaf_keys(value, (*prefix, key)) if isinstance(value, dict) and value else [(*prefix, key)])
+    return keys
+
+
+def _read_yaml_dir(folder: Path, sources: dict[tuple[str, ...], str]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for path in sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml")):
         try:
@@ -151,10 +178,11 @@ def _read_yaml_dir(folder: Path) -> dict[str, Any]:
         if not isinstance(content, dict):
             raise ConfigError(f"{path}: must hold a mapping at the top level, got {type(content).__name__}")
         merged = _deep_merge(merged, content)
+        sources.update({key: str(path) for key in _leaf_keys(content)})
     return merged
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+def _env_overrides(environ: dict[str, str], sources: dict[tuple[str, ...], str]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
@@ -162,6 +190,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
         parts = name[len(ENV_PREFIX):].lower().split("__")
         if parts == ["env"]:
             overrides["env"] = value
+            sources[("env",)] = name
             continue
         if len(parts) < 2 or parts[0] not in PipelineConfig.model_fields:
             continue
@@ -170,10 +199,25 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         # YAML parsing gives ints, floats, bools and mappings from strings the natural way.
         node[parts[-1]] = yaml.safe_load(value) if value != "" else ""
+        sources[tuple(parts)] = name
     return overrides
 
 
-def _resolve(path: Path, root: Path) -> Path:
+def _describe(error: ValidationError, sources: dict[tuple[str, ...], str]) -> str:
+    """One line per invalid field, naming the file or variable that set it."""
+    lines = []
+    for problem in error.errors():
+        location = tuple(str(part) for part in problem["loc"])
+        origin = next(
+            (sources[location[:n]] for n in range(len(location), 0, -1) if location[:n] in sources), "the defaults"
+        )
+        lines.append(f"  {'.'.join(location)}: {problem['msg']} (input {problem.get('input')!r}, from {origin})")
+    return "\n".join(lines)
+
+
+def _resolve(path: Path | str, root: Path) -> Path | str:
+    if not isinstance(path, Path):
+        return path
     path = path.expanduser()
     return path if path.is_absolute() else (root / path).resolve()
 
@@ -187,12 +231,13 @@ def load_config(
     root = root or PROJECT_ROOT
     conf_dir = conf_dir or root / "conf"
     environ = dict(os.environ) if environ is None else environ
-    raw = _deep_merge(_read_yaml_dir(conf_dir / "base"), _read_yaml_dir(conf_dir / "local"))
-    raw = _deep_merge(raw, _env_overrides(environ))
+    sources: dict[tuple[str, ...], str] = {}
+    raw = _deep_merge(_read_yaml_dir(conf_dir / "base", sources), _read_yaml_dir(conf_dir / "local", sources))
+    raw = _deep_merge(raw, _env_overrides(environ, sources))
     try:
         config = PipelineConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(f"invalid configuration (from {conf_dir} and {ENV_PREFIX}* variables):\n{error}") from error
+        raise ConfigError(f"invalid configuration:\n{_describe(error, sources)}") from error
     paths = config.paths.model_copy(
         update={
             "landing_root": _resolve(config.paths.landing_root, root),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from interests.catalog import TableSpec, validate_ds
+from interests.catalog import TableSpec, is_local, validate_ds
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -59,14 +59,14 @@ def _sorted_by_key(spec: TableSpec, data: pa.Table) -> pa.Table:
 class Lake:
     """The Delta tables under one lake root, read and written with one engine."""
 
-    def __init__(self, root: Path, engine: Engine = "delta-rs", spark: SparkSession | None = None):
-        self.root = Path(root)
+    def __init__(self, root: Path | str, engine: Engine = "delta-rs", spark: SparkSession | None = None):
+        self.root = Path(root) if is_local(root) else str(root)
         self.engine = engine
         self.spark = spark
         if engine == "delta-spark" and spark is None:
             raise ValueError("the delta-spark engine needs a SparkSession")
 
-    def path(self, spec: TableSpec) -> Path:
+    def path(self, spec: TableSpec) -> Path | str:
         """The table's folder."""
         return spec.path(self.root)
 
@@ -83,18 +83,20 @@ class Lake:
         return DeltaTable(str(self.path(spec))).version() if self.exists(spec) else None
 
     def partitions(self, spec: TableSpec) -> list[str]:
-        """The ds values the table holds, sorted."""
+        """The values of the table's (first) partition column it holds, sorted."""
         from deltalake import DeltaTable
 
         if not self.exists(spec):
             return []
-        return sorted({part["ds"] for part in DeltaTable(str(self.path(spec))).partitions()})
+        column = spec.partition_by[0]
+        return sorted({part[column] for part in DeltaTable(str(self.path(spec))).partitions()})
 
     def _ensure_table(self, spec: TableSpec) -> None:
         from deltalake import DeltaTable
 
         if not self.exists(spec):
-            self.path(spec).mkdir(parents=True, exist_ok=True)
+            if is_local(self.path(spec)):
+                Path(self.path(spec)).mkdir(parents=True, exist_ok=True)
             DeltaTable.create(
                 str(self.path(spec)), spec.schema, partition_by=list(spec.partition_by),
                 name=spec.name, description=spec.description, mode="ignore",

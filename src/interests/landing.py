@@ -8,11 +8,12 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from interests.catalog import landing_path, validate_ds
+from interests.catalog import is_local, join_location, landing_path, validate_ds
 
 logger = logging.getLogger(__name__)
 
-LINE_FILE_GLOB = "*.jsonl*"
+LINE_FILE_SUFFIXES = (".jsonl", ".jsonl.gz")
+LINE_FILE_GLOB = "*.{jsonl,jsonl.gz}"
 """Files read from a landing day: *.jsonl and *.jsonl.gz (Spark decompresses by extension)."""
 
 
@@ -20,19 +21,18 @@ class LandingDayError(RuntimeError):
     """The landing day a night needs is missing or holds no lines."""
 
 
-def _is_local(root: Path) -> bool:
-    return "://" not in str(root)
-
-
 def _day_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob(LINE_FILE_GLOB) if p.is_file())
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(LINE_FILE_SUFFIXES))
 
 
-def require_landing_day(landing_root: Path, source: str, ds: str) -> None:
-    """Raise LandingDayError naming the folder if a local landing day is missing or empty."""
-    if not _is_local(landing_root):
+def require_landing_day(landing_root: Path | str, source: str, ds: str) -> None:
+    """Raise LandingDayError naming the folder if a local landing day is missing or empty.
+
+    Remote (URI) landing zones are left to Spark, which fails on a missing path itself.
+    """
+    if not is_local(landing_root):
         return
-    folder = landing_path(landing_root, source, ds)
+    folder = Path(landing_path(landing_root, source, ds))
     if not folder.is_dir():
         raise LandingDayError(
             f"no landing data for ds={ds}: {folder} does not exist "
@@ -44,14 +44,14 @@ def require_landing_day(landing_root: Path, source: str, ds: str) -> None:
 
 
 def read_landing_lines(
-    spark: SparkSession, landing_root: Path, source: str, ds_from: str, ds_to: str
+    spark: SparkSession, landing_root: Path | str, source: str, ds_from: str, ds_to: str
 ) -> DataFrame:
     """Raw lines (value, source_file, ds) of one source for the landing days ds_from..ds_to inclusive."""
     validate_ds(ds_from)
     validate_ds(ds_to)
-    source_root = Path(landing_root) / source
+    source_root = join_location(landing_root, source)
     empty = spark.createDataFrame([], "value string, source_file string, ds string")
-    if _is_local(landing_root):
+    if is_local(landing_root):
         days = [
             p for p in sorted(source_root.glob("ds=*"))
             if p.is_dir() and ds_from <= p.name[3:] <= ds_to and _day_files(p)

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 
 import pyarrow as pa
@@ -85,7 +85,7 @@ def record_stage(lake: Lake, ds: str, stage: str, run_id: str, counts: dict[str,
     row = {
         "ds": [ds], "stage": [stage], "run_id": [run_id],
         "counts": [sorted((key, int(value)) for key, value in counts.items())],
-        "finished_at": [datetime.now(timezone.utc)],
+        "finished_at": [datetime.now(UTC)],
     }
     lake.write_partition(STAGE_RUNS, ds, pa.table(row, schema=STAGE_RUNS.schema), where={"stage": stage})
 
@@ -109,12 +109,12 @@ def run_job(
     context: JobContext | None = None
     try:
         ds = validate_ds(args.ds)
-        run_id = args.run_id or f"manual__{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
+        run_id = args.run_id or f"manual__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
         context = JobContext(name=name, ds=ds, run_id=run_id, config=load_config())
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         counts = body(context)
         record_stage(context.lake, ds, name, run_id, counts)
-        seconds = (datetime.now(timezone.utc) - started).total_seconds()
+        seconds = (datetime.now(UTC) - started).total_seconds()
         logger.info("%s ds=%s done in %.1fs: %s", name, ds, seconds, dict(sorted(counts.items())))
         return 0
     except (BadInputError, ConfigError, InvalidDsError) as error:

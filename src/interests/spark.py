@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 from interests.config import PipelineConfig
 
@@ -30,7 +31,7 @@ def build_spark(config: PipelineConfig, job_name: str):
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
     )
-    if config.env == "local":
+    if config.env == "local" and isinstance(config.paths.lake_root, Path):
         builder = (
             builder.config("spark.ui.enabled", "false")
             .config("spark.driver.memory", config.spark.driver_memory)

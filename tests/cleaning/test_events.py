@@ -204,12 +204,6 @@ def test_the_earliest_copy_of_an_event_id_wins(by_line):
     assert only(by_line, LATE_COPY)["outcome"] == "duplicate"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cleaning/events.py classify_events: row_number() over the event_id window ranks invalid lines too "
-    "(a null event_ts sorts first, a stale one earlier), so the only valid copy gets copy_rank 2 and "
-    "becomes 'duplicate': the event is lost although no clean copy exists",
-)
 @pytest.mark.parametrize("invalid_reason", sorted(INVALID_BEFORE_VALID))
 def test_an_invalid_copy_does_not_make_the_valid_copy_a_duplicate(by_line, invalid_reason):
     invalid, valid = INVALID_BEFORE_VALID[invalid_reason]

@@ -44,14 +44,6 @@ ITEM_TEXT_INPUTS = [
     ("t", "b", [None]),
     ("\u00a0Title\u2003", "Body", []),
 ]
-ITEM_TEXT_BUGS = {
-    8: "item_text_column: tags [''] have size > 0, so array_join gives '' and concat_ws appends a trailing "
-       "'\\n' ('t\\nb\\n'); item_text gives 't\\nb'",
-    9: "item_text_column: tags [None] have size > 0, so array_join gives '' and concat_ws appends a trailing "
-       "'\\n' ('t\\nb\\n'); item_text gives 't\\nb'",
-    10: "item_text_column strips with Java's ASCII \\s, item_text with str.strip(): a no-break or em space at the "
-        "ends of title/body stays in the Spark text (and changes its text_hash)",
-}
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +58,7 @@ def spark_item_texts(spark) -> list[str]:
 @pytest.mark.parametrize(
     "case",
     [
-        pytest.param(i, marks=[pytest.mark.xfail(strict=True, reason=ITEM_TEXT_BUGS[i])] if i in ITEM_TEXT_BUGS else [],
-                     id=repr(ITEM_TEXT_INPUTS[i]))
+        pytest.param(i, id=repr(ITEM_TEXT_INPUTS[i]))
         for i in range(len(ITEM_TEXT_INPUTS))
     ],
 )

@@ -24,10 +24,7 @@ torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.integration
 
-_WORDS = (
-    "bread market guitar league travel coffee river engine garden winter music painting "
-    "election protein galaxy harbor recipe football startup poetry"
-).split()
+_WORDS = ["bread", "market", "guitar", "league", "travel", "coffee", "river", "engine", "garden", "winter", "music", "painting", "election", "protein", "galaxy", "harbor", "recipe", "football", "startup", "poetry"]
 
 
 def _text_of(words: int, seed: int) -> str:

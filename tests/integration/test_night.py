@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from interests.catalog import OUTPUT_TABLES, PIPELINE_RUNS, TEXT_EMBEDDINGS, table
+from interests.catalog import OUTPUT_TABLES, PIPELINE_RUNS, TEXT_EMBEDDINGS, embedding_matrix, table
 from interests.config import load_config
 from interests.evaluation import read_truth_items, topic_recovery
 from interests.lake import Lake
@@ -98,7 +98,7 @@ def test_embeddings_have_model_dimension_and_unit_norm(night):
         values = night["first"][name].column(column).combine_chunks()
         assert len(values) > 0, name
         assert set(pc.list_value_length(values).to_pylist()) == {384}, name
-        matrix = values.values.to_numpy().reshape(-1, 384).astype(np.float64)
+        matrix = embedding_matrix(values, np.float64)
         np.testing.assert_allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5, err_msg=name)
 
 

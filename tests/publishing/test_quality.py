@@ -64,11 +64,6 @@ def test_the_unit_norm_detail_names_the_worst_row():
     assert check.check == "embedding_unit_norm" and "1.00e-01" in check.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="publishing/quality.py embedding_checks reads valid.values, which ignores a sliced ListArray's "
-    "offset/length: rows outside the slice are checked (here a NaN row makes good rows fail)",
-)
 def test_a_sliced_array_is_checked_on_its_own_rows_only():
     embeddings = pa.array([*GOOD, [NAN, 0.0, 0.0]], EMBEDDING).slice(0, 3)
     assert all(results(embedding_checks("t", embeddings, dim=3, tolerance=1e-3)).values())

@@ -7,7 +7,7 @@ construction and ``outcome_counts`` proves it for each night.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -44,7 +44,7 @@ def pseudonymize_py(user_id: str, key: str) -> str:
     """The Python twin of ``pseudonymize``, for evaluation and for services that look users up."""
     import hashlib
 
-    return hashlib.sha256(f"{key}:{user_id}".encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(f"{key}:{user_id}".encode()).hexdigest()[:32]
 
 
 def parse_json_lines(raw: DataFrame, *keep: str) -> DataFrame:
@@ -63,7 +63,8 @@ def parse_json_lines(raw: DataFrame, *keep: str) -> DataFrame:
 
 
 def _blank(column: Column) -> Column:
-    return column.isNull() | (F.trim(column) == "")
+    """Null, empty or only whitespace (any Unicode whitespace)."""
+    return column.isNull() | (F.regexp_replace(column, r"(?U)\s+", "") == "")
 
 
 def parse_timestamp(text: Column) -> Column:
@@ -75,7 +76,7 @@ def parse_timestamp(text: Column) -> Column:
 
 def day_bounds(ds: str, cleaning: CleaningConfig) -> tuple[datetime, datetime]:
     """The [oldest accepted, newest accepted] event times for landing day ds (UTC)."""
-    start = datetime.combine(date.fromisoformat(ds), datetime.min.time(), tzinfo=timezone.utc)
+    start = datetime.combine(date.fromisoformat(ds), datetime.min.time(), tzinfo=UTC)
     oldest = start - timedelta(days=cleaning.max_lateness_days)
     newest = start + timedelta(days=1, minutes=cleaning.max_future_skew_minutes)
     return oldest, newest
@@ -88,7 +89,7 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
     ``events_clean`` plus ``raw_line``, ``outcome`` and ``reason``.
     """
     parsed = parse_json_lines(raw)
-    field = lambda name: F.col("fields").getItem(name)  # noqa: E731
+    field = lambda name: F.col("fields").getItem(name)
     known = F.array(*[F.lit(name) for name in KNOWN_FIELDS])
     typed = parsed.select(
         "raw_line",
@@ -106,7 +107,7 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
     oldest, newest = day_bounds(ds, cleaning)
     dwell_ok = F.col("_dwell_ms").isNull() | F.col("_dwell_ms").rlike(r"^[0-9]{1,12}$")
     reason = (
-        F.when(F.trim(F.col("raw_line")) == "", F.lit("empty_line"))
+        F.when(_blank(F.col("raw_line")), F.lit("empty_line"))
         .when(F.col("fields").isNull(), F.lit("malformed_json"))
         .when(_blank(F.col("event_id")), F.lit("missing_event_id"))
         .when(_blank(F.col("raw_user_id")), F.lit("missing_user_id"))
@@ -119,8 +120,11 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
     )
     checked = typed.withColumn("reason", reason)
 
-    # Among valid lines, the first copy of an event_id (earliest time, then line text) wins.
-    first_copy = Window.partitionBy("event_id").orderBy("event_ts", "raw_line", "source_file")
+    # Among valid lines, the first copy of an event_id (earliest time, then line text) wins; a
+    # rejected copy is ranked apart so it can never make the valid copy look like a duplicate.
+    first_copy = Window.partitionBy("event_id", F.col("reason").isNull()).orderBy(
+        "event_ts", "raw_line", "source_file"
+    )
     ranked = checked.withColumn(
         "copy_rank", F.when(F.col("reason").isNull(), F.row_number().over(first_copy))
     )

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from interests.catalog import ITEMS, USER_TEXTS
-from interests.cleaning.events import parse_json_lines, parse_timestamp, pseudonymize
+from interests.cleaning.events import _blank, parse_json_lines, parse_timestamp, pseudonymize
 
 USER_TEXT_KINDS = ("bio", "review", "comment")
 _EDGE_WHITESPACE = r"(?U)^\s+|\s+$"
@@ -24,10 +24,15 @@ def _strip(column: Column) -> Column:
     return F.when(stripped != "", stripped)
 
 
+def _non_blank(tags: Column) -> Column:
+    return F.filter(tags, lambda tag: ~_blank(tag))
+
+
 def item_text_column(title: Column, body: Column, tags: Column) -> Column:
     """Spark twin of ``interests.encoding.text.item_text``: title, body and tags joined by newlines."""
+    kept = _non_blank(F.coalesce(tags, F.array().cast("array<string>")))
     return F.coalesce(
-        F.concat_ws("\n", _strip(title), _strip(body), F.when(F.size(tags) > 0, F.array_join(tags, ", "))),
+        F.concat_ws("\n", _strip(title), _strip(body), F.when(F.size(kept) > 0, F.array_join(kept, ", "))),
         F.lit(""),
     )
 
@@ -39,21 +44,21 @@ def _outcome(reason: Column) -> Column:
 def classify_items(raw: DataFrame, max_text_chars: int) -> DataFrame:
     """Validate landed item lines; ``raw`` has value, source_file and ds (the landing day)."""
     parsed = _parse_with_ds(raw)
-    field = lambda name: F.col("fields").getItem(name)  # noqa: E731
+    field = lambda name: F.col("fields").getItem(name)
     tags = F.coalesce(F.from_json(field("tags"), T.ArrayType(T.StringType())), F.array().cast("array<string>"))
     typed = parsed.select(
         "landed_ds", "raw_line", "source_file", "fields",
         field("item_id").alias("item_id"),
         field("title").alias("title"),
         field("body").alias("body"),
-        F.filter(tags, lambda tag: tag.isNotNull() & (F.regexp_replace(tag, _EDGE_WHITESPACE, "") != "")).alias("tags"),
+        _non_blank(tags).alias("tags"),
         field("lang").alias("lang"),
         parse_timestamp(field("updated_at")).alias("updated_at"),
     ).withColumn("text", F.substring(item_text_column(F.col("title"), F.col("body"), F.col("tags")), 1, max_text_chars))
     reason = (
-        F.when(F.trim(F.col("raw_line")) == "", F.lit("empty_line"))
+        F.when(_blank(F.col("raw_line")), F.lit("empty_line"))
         .when(F.col("fields").isNull(), F.lit("malformed_json"))
-        .when(F.col("item_id").isNull() | (F.trim(F.col("item_id")) == ""), F.lit("missing_item_id"))
+        .when(_blank(F.col("item_id")), F.lit("missing_item_id"))
         .when(F.col("text") == "", F.lit("empty_text"))
     )
     return typed.withColumn("reason", reason).withColumn("outcome", _outcome(F.col("reason"))).withColumn(
@@ -64,7 +69,7 @@ def classify_items(raw: DataFrame, max_text_chars: int) -> DataFrame:
 def classify_user_texts(raw: DataFrame, max_text_chars: int, pseudonym_key: str) -> DataFrame:
     """Validate landed user-text lines; ``raw`` has value, source_file and ds (the landing day)."""
     parsed = _parse_with_ds(raw)
-    field = lambda name: F.col("fields").getItem(name)  # noqa: E731
+    field = lambda name: F.col("fields").getItem(name)
     text = F.substring(F.coalesce(_strip(field("text")), F.lit("")), 1, max_text_chars)
     typed = parsed.select(
         "landed_ds", "raw_line", "source_file", "fields",
@@ -74,9 +79,9 @@ def classify_user_texts(raw: DataFrame, max_text_chars: int, pseudonym_key: str)
         parse_timestamp(field("ts")).alias("text_ts"),
     )
     reason = (
-        F.when(F.trim(F.col("raw_line")) == "", F.lit("empty_line"))
+        F.when(_blank(F.col("raw_line")), F.lit("empty_line"))
         .when(F.col("fields").isNull(), F.lit("malformed_json"))
-        .when(F.col("raw_user_id").isNull() | (F.trim(F.col("raw_user_id")) == ""), F.lit("missing_user_id"))
+        .when(_blank(F.col("raw_user_id")), F.lit("missing_user_id"))
         .when(~F.coalesce(F.col("kind").isin(*USER_TEXT_KINDS), F.lit(False)), F.lit("unknown_kind"))
         .when(F.col("text") == "", F.lit("empty_text"))
     )

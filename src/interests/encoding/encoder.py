@@ -400,7 +400,7 @@ class TransformerEncoder:
             return vectors
 
         import torch
-        import torch.nn.functional as functional
+        from torch.nn import functional
 
         if self._lower_case:
             items = [text.lower() for text in items]

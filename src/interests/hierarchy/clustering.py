@@ -18,10 +18,7 @@ SUBINTEREST = "subinterest"
 
 _WORD = re.compile(r"[a-z][a-z'-]{2,}")
 _STOPWORDS = frozenset(
-    """the and for with this that from your you are was were have has had not but all any can its our out
-    who how why what when where which will just more most very into over than then them they their there
-    these those about after before also been being both each few here some such only own same too under
-    until while would could should may might must shall one two new best great good today""".split()
+    ["the", "and", "for", "with", "this", "that", "from", "your", "you", "are", "was", "were", "have", "has", "had", "not", "but", "all", "any", "can", "its", "our", "out", "who", "how", "why", "what", "when", "where", "which", "will", "just", "more", "most", "very", "into", "over", "than", "then", "them", "they", "their", "there", "these", "those", "about", "after", "before", "also", "been", "being", "both", "each", "few", "here", "some", "such", "only", "own", "same", "too", "under", "until", "while", "would", "could", "should", "may", "might", "must", "shall", "one", "two", "new", "best", "great", "good", "today"]
 )
 
 

@@ -6,7 +6,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from interests.catalog import ITEM_EMBEDDINGS, TOPICS, USER_EMBEDDINGS, USER_SUBINTERESTS, USER_TOPICS
+from interests.catalog import (
+    ITEM_EMBEDDINGS,
+    TOPICS,
+    USER_EMBEDDINGS,
+    USER_SUBINTERESTS,
+    USER_TOPICS,
+    embedding_matrix,
+)
 from interests.hierarchy.clustering import SUBINTEREST, TOPIC, Hierarchy, label_keywords
 from interests.hierarchy.users import USER
 
@@ -23,9 +30,7 @@ def item_vectors(items: pa.Table, cache: pa.Table, model_version: str) -> np.nda
         raise MissingEmbeddingsError(
             f"{missing} of {items.num_rows} items have no embedding for {model_version}: run encode_texts first"
         )
-    embeddings = cache.column("embedding").combine_chunks().take(index.combine_chunks())
-    dim = len(embeddings[0]) if len(embeddings) else 0
-    return embeddings.values.to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, dim)
+    return embedding_matrix(cache.column("embedding").combine_chunks().take(index.combine_chunks()))
 
 
 def _embedding_array(matrix: np.ndarray) -> pa.Array:
@@ -82,7 +87,7 @@ def topics_table(ds: str, items: pa.Table, hierarchy: Hierarchy, n_keywords: int
 def split_profiles(ds: str, profiles: pa.Table) -> dict[str, pa.Table]:
     """Split long-format profile rows into user_embeddings, user_topics and user_subinterests."""
     level = profiles.column("level")
-    n = lambda table: pa.array([ds] * table.num_rows, pa.string())  # noqa: E731
+    n = lambda table: pa.array([ds] * table.num_rows, pa.string())
     users = profiles.filter(pc.equal(level, USER))
     topics = profiles.filter(pc.equal(level, TOPIC))
     subinterests = profiles.filter(pc.equal(level, SUBINTEREST))

@@ -8,14 +8,14 @@ the order a shuffle delivers them in and a rerun gives the same bits.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from interests.catalog import EMBEDDING, TIMESTAMP
+from interests.catalog import EMBEDDING, TIMESTAMP, embedding_matrix
 from interests.config import HierarchyConfig
 
 USER, TOPIC, SUBINTEREST = "user", "topic", "subinterest"
@@ -55,7 +55,7 @@ def engagement_signals(
     """
     weighted_types = {name: weight for name, weight in hierarchy.event_weights.items() if weight > 0}
     type_weight = F.create_map(*[item for name, w in sorted(weighted_types.items()) for item in (F.lit(name), F.lit(w))])
-    day_end = datetime.combine(date.fromisoformat(ds) + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+    day_end = datetime.combine(date.fromisoformat(ds) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     age_days = F.greatest(
         F.lit(0.0), (F.lit(day_end).cast("double") - F.col("event_ts").cast("double")) / 86400.0
     )
@@ -105,9 +105,7 @@ def profile_user(signals: pa.Table, hierarchy: HierarchyConfig) -> pa.Table:
     user_id = signals.column("user_id")[0].as_py()
     source = np.asarray(signals.column("source").to_pylist())
     weights = signals.column("weight").to_numpy(zero_copy_only=False).astype(np.float64)
-    embeddings = signals.column("embedding").combine_chunks()
-    dim = len(embeddings[0])
-    vectors = embeddings.values.to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, dim)
+    vectors = embedding_matrix(signals.column("embedding"), np.float64)
     is_event = source == "event"
     n_texts = int((~is_event).sum())
     rows: list[dict] = []

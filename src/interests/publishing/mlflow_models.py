@@ -69,9 +69,9 @@ class HierarchyPyfunc(PythonModel):
 
 
 def _centroid_matrix(rows: pa.Table) -> np.ndarray:
-    centroids = rows["centroid"].combine_chunks()
-    dim = len(centroids[0])
-    return centroids.values.to_numpy(zero_copy_only=False).reshape(-1, dim).astype(np.float32)
+    from interests.catalog import embedding_matrix
+
+    return embedding_matrix(rows["centroid"])
 
 
 def save_hierarchy_artifact(topics: pa.Table, folder: Path) -> Path:

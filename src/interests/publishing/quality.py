@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from interests.catalog import embedding_matrix
+
 
 @dataclass(frozen=True)
 class QualityCheck:
@@ -31,7 +33,7 @@ def embedding_checks(table_name: str, embeddings: pa.ChunkedArray | pa.Array, di
     checks.append(QualityCheck(table_name, "embedding_dimension", wrong_dim == 0, f"{wrong_dim} rows not of dim {dim}"))
     if wrong_dim or len(valid) == 0:
         return checks
-    matrix = valid.values.to_numpy(zero_copy_only=False).reshape(-1, dim).astype(np.float64)
+    matrix = embedding_matrix(valid, np.float64)
     not_finite = int((~np.isfinite(matrix)).any(axis=1).sum())
     checks.append(QualityCheck(table_name, "embedding_finite", not_finite == 0, f"{not_finite} rows with NaN/inf"))
     norms = np.linalg.norm(matrix, axis=1)
