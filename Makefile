@@ -41,6 +41,7 @@ generate: install ## Generate the synthetic landing zone for the days up to DS (
 	$(BIN)/interests generate --preset $(PRESET) --end $(DS) --landing $(GENERATED_LANDING) --truth $(TRUTH)
 
 night: install ## Run the nightly DAG for DS through Airflow (airflow dags test), on LANDING or the generated data
+	@$(BIN)/interests check-landing --ds $(DS)
 	scripts/airflow.sh dags test interests_nightly $(DS)
 
 summary: install ## Print where DS's tables are, their row counts and how to look at them

@@ -3,6 +3,7 @@
     interests generate --preset small --end 2026-11-20
     interests summary --ds 2026-11-20
     interests evaluate --ds 2026-11-20 --truth data/truth
+    interests check-landing --ds 2026-11-20
 """
 
 from __future__ import annotations
@@ -67,6 +68,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_landing(args: argparse.Namespace) -> int:
+    from interests.landing import LandingDayError, require_landing_day
+
+    config = load_config()
+    try:
+        require_landing_day(config.paths.landing_root, "events", validate_ds(args.ds))
+    except LandingDayError as error:
+        logger.error("%s", error)
+        return 2
+    logger.info("landing day ds=%s is present under %s", args.ds, config.paths.landing_root)
+    return 0
+
+
 def _generate(args: argparse.Namespace) -> int:
     from interests.synthetic.cli import run
 
@@ -84,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--ds", required=True)
     summary.add_argument("--truth", default=None, help="planted-truth folder: also print topic recovery (NMI)")
     summary.set_defaults(handler=_summary)
+    check = commands.add_parser("check-landing", help="fail (exit 2) if the landing day's events are missing or empty")
+    check.add_argument("--ds", required=True)
+    check.set_defaults(handler=_check_landing)
     evaluate = commands.add_parser("evaluate", help="NMI of a night's topics against the planted truth")
     evaluate.add_argument("--ds", required=True)
     evaluate.add_argument("--truth", required=True)

@@ -85,7 +85,7 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 
 def _weighted_groups(
-    labels: np.ndarray, weights: np.ndarray, vectors: np.ndarray, keys: np.ndarray, keep: int
+    labels: np.ndarray, weights: np.ndarray, vectors: np.ndarray, keep: int
 ) -> list[tuple[str, float, np.ndarray, int]]:
     """(label, weight share, unit vector, n) of the heaviest ``keep`` groups; shares renormalized to 1."""
     groups = []
@@ -126,7 +126,7 @@ def profile_user(signals: pa.Table, hierarchy: HierarchyConfig) -> pa.Table:
             (TOPIC, topics, hierarchy.max_topics_per_user),
             (SUBINTEREST, subinterests, hierarchy.max_subinterests_per_user),
         ):
-            for label, share, vector, n in _weighted_groups(labels, w, v, keys[is_event], keep):
+            for label, share, vector, n in _weighted_groups(labels, w, v, keep):
                 topic_id = label if level == TOPIC else label.split(".")[0]
                 rows.append(_row(user_id, level, label, topic_id, share, vector, n, 0, 0, 0.0, None))
     text_vector = _unit(vectors[~is_event].mean(axis=0)) if n_texts else None
