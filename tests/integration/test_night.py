@@ -29,9 +29,11 @@ DS = "2026-11-20"
 JOBS = ("clean_events", "encode_texts", "build_hierarchy", "publish")
 # The tiny preset plants 4 topics x 3 sub-interests; the night is configured to look for as many.
 TINY_ENV = {"INTERESTS_HIERARCHY__N_TOPICS": "4", "INTERESTS_HIERARCHY__SUBINTERESTS_PER_TOPIC": "3"}
-# Measured on the tiny preset (see docs/decisions.md): topic NMI ~0.9x, sub-interest NMI ~0.9x.
-MIN_TOPIC_NMI = 0.80
-MIN_SUBINTEREST_NMI = 0.75
+# Measured on the tiny preset (242 items): topic NMI 1.00 and sub-interest NMI 1.00 (2026-11-24);
+# the small preset of `make run` gave 0.930 / 0.982. The bars leave room for BLAS/k-means
+# differences between machines, not for a regression to a different clustering.
+MIN_TOPIC_NMI = 0.95
+MIN_SUBINTEREST_NMI = 0.95
 
 
 def _job_body(name: str):
