@@ -152,9 +152,8 @@ class Lake:
             writer.mode("append").save(str(self.path(spec)))
         else:
             writer.mode("overwrite").option("replaceWhere", replace_where).save(str(self.path(spec)))
-        from delta.tables import DeltaTable as SparkDeltaTable  # only on clusters with delta-spark
-
-        history = SparkDeltaTable.forPath(self.spark, str(self.path(spec))).history(1).collect()
+        # Plain SQL, so only the Delta jars are needed (not the delta-spark Python package).
+        history = self._require_spark().sql(f"DESCRIBE HISTORY delta.`{self.path(spec)}` LIMIT 1").collect()
         return int(history[0]["version"])
 
     # ---------------------------------------------------------------- reads
