@@ -26,6 +26,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 DS = "2026-11-20"
+PREVIOUS_DS = "2026-11-19"
 JOBS = ("clean_events", "encode_texts", "build_hierarchy", "publish")
 # The tiny preset plants 4 topics x 3 sub-interests; the night is configured to look for as many.
 TINY_ENV = {"INTERESTS_HIERARCHY__N_TOPICS": "4", "INTERESTS_HIERARCHY__SUBINTERESTS_PER_TOPIC": "3"}
@@ -68,12 +69,17 @@ def night(tmp_path_factory, spark):
         patch.setenv(key, value)
     config = load_config()
     lake = Lake(lake_root)
+    # The night before first, so DS folds its snapshots from yesterday's and reads two days of events.
+    run_night(PREVIOUS_DS, "previous")
     run_night(DS, "first")
     first = snapshot(lake, DS)
     versions = {name: lake.version(table(name)) for name in first}
     run_night(DS, "second")
     second = snapshot(lake, DS)
-    yield {"config": config, "lake": lake, "truth": truth, "first": first, "second": second, "versions": versions}
+    yield {
+        "config": config, "lake": lake, "truth": truth, "landing": landing,
+        "first": first, "second": second, "versions": versions,
+    }
     patch.undo()
 
 
@@ -140,3 +146,38 @@ def test_second_run_encoded_nothing(night):
     stage = dict(runs[0]["stage_counts"])
     assert stage["encode_texts.texts.encoded"] == 0
     assert stage["encode_texts.texts.cached"] == stage["encode_texts.texts.distinct"] > 0
+
+
+def _landed(landing: Path, source: str, last_ds: str) -> list[dict]:
+    rows = []
+    for folder in sorted((landing / source).glob("ds=*")):
+        if folder.name[3:] <= last_ds:
+            for path in sorted(folder.glob("*.jsonl")):
+                rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return rows
+
+
+def test_snapshots_fold_yesterdays_snapshot_with_todays_landing(night):
+    """items / user_texts of DS (folded from PREVIOUS_DS's snapshot) cover everything landed up to DS."""
+    first, landing = night["first"], night["landing"]
+    landed_items = _landed(landing, "items", DS)
+    assert first["items"].num_rows == len({row["item_id"] for row in landed_items})
+    newest = {}
+    for row in sorted(landed_items, key=lambda r: r["updated_at"]):
+        newest[row["item_id"]] = row["title"]
+    assert dict(zip(first["items"]["item_id"].to_pylist(), first["items"]["title"].to_pylist())) == newest
+    landed_texts = _landed(landing, "user_texts", DS)
+    assert first["user_texts"].num_rows == len({(row["user_id"], row["text"].strip()) for row in landed_texts})
+    previous = night["lake"].read(table("items"), ds=PREVIOUS_DS)
+    assert 0 < previous.num_rows < first["items"].num_rows  # DS landed new items on top
+
+
+def test_user_vectors_use_the_lookback_window(night):
+    """Users active only on PREVIOUS_DS still have DS vectors (two days of events_clean are read)."""
+    lake = night["lake"]
+    previous_users = set(lake.read(table("events_clean"), ds=PREVIOUS_DS)["user_id"].to_pylist())
+    today_users = set(night["first"]["events_clean"]["user_id"].to_pylist())
+    only_yesterday = previous_users - today_users
+    assert only_yesterday
+    with_topics = set(night["first"]["user_topics"]["user_id"].to_pylist())
+    assert len(only_yesterday & with_topics) > 0.9 * len(only_yesterday)
