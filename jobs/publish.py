@@ -54,6 +54,8 @@ def _stage_counts(context: JobContext) -> dict[str, int]:
     rows = context.lake.read(STAGE_RUNS, ds=context.ds).to_pylist()
     counts: dict[str, int] = {}
     for row in sorted(rows, key=lambda r: r["stage"]):
+        if row["stage"] == "publish":  # an earlier publish of this ds, not part of this night's lineage
+            continue
         counts.update({f"{row['stage']}.{key}": value for key, value in row["counts"]})
     return counts
 
