@@ -20,10 +20,10 @@ import pyarrow as pa
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from interests.encoding.cache import texts_to_encode  # noqa: E402
-from interests.encoding.encoder import load_encoder  # noqa: E402
-from interests.encoding.text import text_hash  # noqa: E402
-from interests.synthetic.vocabulary import FILLER_WORDS, all_words  # noqa: E402
+from interests.encoding.cache import texts_to_encode
+from interests.encoding.encoder import load_encoder
+from interests.encoding.text import text_hash
+from interests.synthetic.vocabulary import FILLER_WORDS, all_words
 
 
 def make_texts(n: int, seed: int) -> list[str]:

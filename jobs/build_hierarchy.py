@@ -22,7 +22,7 @@ from interests.catalog import (
     USER_TEXTS,
     table,
 )
-from interests.encoding.encoder import default_model_path, model_version_for
+from interests.encoding.encoder import model_identity
 from interests.hierarchy.clustering import build_hierarchy
 from interests.hierarchy.tables import (
     MissingEmbeddingsError,
@@ -40,7 +40,7 @@ logger = logging.getLogger("jobs.build_hierarchy")
 def build(context: JobContext) -> dict[str, int]:
     config, ds, lake = context.config, context.ds, context.spark_lake
     hierarchy_config = config.hierarchy
-    model_version = model_version_for(config.encoder.model_path or default_model_path(), config.encoder.model_name)
+    model_version = model_identity(config.encoder.model_path, config.encoder.model_name).model_version
 
     items = lake.read(ITEMS, ds=ds, columns=["item_id", "text", "text_hash"])
     if items.num_rows == 0:

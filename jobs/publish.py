@@ -8,12 +8,10 @@ job exits non-zero, so the DAG run fails and nothing is registered for it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -29,7 +27,7 @@ from interests.catalog import (
     USER_TOPICS,
     table,
 )
-from interests.encoding.encoder import default_model_path, model_version_for
+from interests.encoding.encoder import model_identity
 from interests.publishing.quality import (
     QualityCheck,
     assignment_checks,
@@ -80,9 +78,8 @@ def quality_checks(context: JobContext, dim: int, stage_counts: dict[str, int]) 
 
 def publish(context: JobContext) -> dict[str, int]:
     config, ds, lake = context.config, context.ds, context.lake
-    model_dir = Path(config.encoder.model_path or default_model_path())
-    model_version = model_version_for(model_dir, config.encoder.model_name)
-    dim = json.loads((model_dir / "config.json").read_text())["hidden_size"]
+    model = model_identity(config.encoder.model_path, config.encoder.model_name)
+    model_dir, model_version, dim = model.model_dir, model.model_version, model.dim
     stage_counts = _stage_counts(context)
     checks = quality_checks(context, dim, stage_counts)
     passed = all(check.passed for check in checks)

@@ -16,9 +16,11 @@ DS = "2026-11-20"
 
 
 def _delta_jars_present(spark) -> bool:
+    from py4j.protocol import Py4JError
+
     try:
         spark.sparkContext._jvm.java.lang.Class.forName("io.delta.sql.DeltaSparkSessionExtension")
-    except Exception:  # py4j raises its own error types for a missing class
+    except Py4JError:  # ClassNotFoundException arrives as Py4JJavaError
         return False
     return True
 
@@ -27,7 +29,7 @@ def test_delta_spark_engine_replaces_one_partition(spark, tmp_path):
     if not _delta_jars_present(spark):
         pytest.skip("Delta Lake jars are not on Spark's classpath (delta-spark cannot write here)")
     lake = Lake(tmp_path / "lake", engine="delta-spark", spark=spark)
-    rows = lambda ds, reason: pa.table(  # noqa: E731
+    rows = lambda ds, reason: pa.table(
         {"ds": [ds], "source": ["events"], "reason": [reason], "raw_line": ["{"], "source_file": ["f"]}
     )
     lake.write_partition(EVENTS_REJECTED, DS, rows(DS, "malformed_json"))

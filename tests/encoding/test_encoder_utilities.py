@@ -286,3 +286,16 @@ def test_encode_arrow_refuses_non_string_arrays():
         encode_arrow(HashingEncoder(dim=8), pa.array([1, 2]))
     with pytest.raises(TypeError, match="list"):
         encode_arrow(HashingEncoder(dim=8), ["a", "b"])  # type: ignore[arg-type]
+
+
+def test_model_identity_names_the_packaged_model_without_loading_it():
+    identity = encoder_module.model_identity("", "all-MiniLM-L6-v2")
+    assert identity.dim == 384
+    assert identity.model_dir == encoder_module.default_model_path().resolve()
+    assert identity.model_version == encoder_module.model_version_for(identity.model_dir, "all-MiniLM-L6-v2")
+    assert identity.model_version.startswith("all-MiniLM-L6-v2@") and len(identity.model_version.split("@")[1]) == 12
+
+
+def test_model_identity_of_a_folder_without_config_is_a_clear_error(tmp_path):
+    with pytest.raises(encoder_module.ModelNotFoundError, match="config.json"):
+        encoder_module.model_identity(tmp_path, "x")

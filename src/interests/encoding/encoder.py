@@ -26,6 +26,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -239,6 +240,22 @@ def weights_digest(model_dir: Path | str) -> str:
 def model_version_for(model_dir: Path | str, model_name: str = DEFAULT_MODEL_NAME) -> str:
     """``"<model_name>@<first 12 hex of the weights' sha256>"``: names the exact weights."""
     return f"{model_name}@{weights_digest(model_dir)[:12]}"
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which model a night uses, known without loading its weights."""
+
+    model_dir: Path
+    model_version: str
+    dim: int
+
+
+def model_identity(model_path: Path | str | None, model_name: str = DEFAULT_MODEL_NAME) -> ModelIdentity:
+    """The model's folder, model_version and embedding dimension (config.json hidden_size)."""
+    model_dir = _resolve_model_dir(model_path)
+    dim = int(_read_json(model_dir / "config.json")["hidden_size"])
+    return ModelIdentity(model_dir=model_dir, model_version=model_version_for(model_dir, model_name), dim=dim)
 
 
 def _read_json(path: Path) -> Any:
