@@ -57,16 +57,16 @@ def clean(context: JobContext) -> dict[str, int]:
 
     rejected = rejected_lines(events, "events")
     snapshots = {}
-    for source, spec in (("items", ITEMS), ("user_texts", USER_TEXTS)):
+    max_chars = config.cleaning.max_text_chars
+    text_sources = (
+        ("items", ITEMS, lambda raw: classify_items(raw, max_chars), items_snapshot),
+        ("user_texts", USER_TEXTS, lambda raw: classify_user_texts(raw, max_chars, key), user_texts_snapshot),
+    )
+    for source, spec, classify, fold in text_sources:
         fold_from, previous_ds = _fold_window(context, spec)
         raw = read_landing_lines(spark, landing, source, fold_from, ds)
-        if source == "items":
-            classified = classify_items(raw, config.cleaning.max_text_chars)
-        else:
-            classified = classify_user_texts(raw, config.cleaning.max_text_chars, key)
-        classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
+        classified = classify(raw).persist(StorageLevel.MEMORY_AND_DISK)
         previous = lake.read_spark(spec, ds=previous_ds) if previous_ds else None
-        fold = items_snapshot if source == "items" else user_texts_snapshot
         snapshots[spec] = fold(previous, classified, ds)
         counts.update(text_outcome_counts(classified, source, ds))
         rejected = rejected.unionByName(rejected_text_lines(classified, source, ds))

@@ -13,6 +13,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from interests.catalog import EVENTS_CLEAN
 from interests.config import EVENT_TYPES, CleaningConfig
 
 KNOWN_FIELDS = ("event_id", "user_id", "item_id", "event_type", "ts", "dwell_ms", "query")
@@ -167,8 +168,6 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
 
 def events_clean(classified: DataFrame) -> DataFrame:
     """The rows of events_clean from classified events."""
-    from interests.catalog import EVENTS_CLEAN
-
     return classified.where(F.col("outcome") == "clean").select(*EVENTS_CLEAN.schema.names)
 
 

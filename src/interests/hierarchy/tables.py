@@ -35,7 +35,7 @@ def item_vectors(items: pa.Table, cache: pa.Table, model_version: str) -> np.nda
 
 def _embedding_array(matrix: np.ndarray) -> pa.Array:
     flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).reshape(-1))
-    return pa.ListArray.from_arrays(pa.array(np.arange(0, flat.__len__() + 1, matrix.shape[1], dtype=np.int32)), flat)
+    return pa.ListArray.from_arrays(pa.array(np.arange(0, len(flat) + 1, matrix.shape[1], dtype=np.int32)), flat)
 
 
 def item_embeddings_table(

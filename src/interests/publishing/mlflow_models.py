@@ -15,11 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-try:  # the pyfunc base class; a plain object keeps this module importable without MLflow
-    from mlflow.pyfunc import PythonModel
-except ImportError:  # pragma: no cover
-    PythonModel = object  # type: ignore[misc,assignment]
+from mlflow.pyfunc import PythonModel
 
 logger = logging.getLogger(__name__)
 
