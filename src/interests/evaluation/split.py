@@ -1,0 +1,103 @@
+"""Spark side of the time split: which users are evaluated, and what the driver needs to score them.
+
+Everything collected here is bounded: at most ``max_users`` users with their engagements, one
+popularity figure per catalog item, and the engagement pairs of the most-engaged ``max_items`` items
+(sampled down to ``max_pairs``) for the EASE baseline. Users are sampled by a seeded hash of their id,
+so the tuning (learn_behaviour) and the evaluation (build_hierarchy) of a night see the same users.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pyarrow.compute as pc
+import scipy.sparse as sp
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from interests.behaviour.als import split_at
+from interests.evaluation.retrieval import SplitSample
+
+
+class CatalogIndex:
+    """item_id -> row of the catalog (items sorted by id), for the items of one night."""
+
+    def __init__(self, item_ids: np.ndarray):
+        self.item_ids = np.asarray(item_ids, dtype=object)
+        self._position = {item_id: i for i, item_id in enumerate(self.item_ids.tolist())}
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    def positions(self, item_ids) -> np.ndarray:
+        return np.fromiter((self._position[i] for i in item_ids), dtype=np.int64, count=len(item_ids))
+
+
+def _grouped(user_positions: np.ndarray, n_users: int) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(np.bincount(user_positions, minlength=n_users))]).astype(np.int64)
+
+
+def collect_split_sample(
+    engagements: DataFrame, catalog: CatalogIndex, split_start: datetime, max_users: int, seed: int
+) -> SplitSample:
+    """Users with engagements before ``split_start`` and new items from it on, sampled; their data."""
+    train, held = split_at(engagements, split_start)
+    train_pairs = train.select("user_id", "item_id").distinct()
+    novel = held.select("user_id", "item_id").distinct().join(train_pairs, ["user_id", "item_id"], "left_anti")
+    candidates = novel.select("user_id").distinct().join(train.select("user_id").distinct(), "user_id")
+    sampled = (
+        candidates.withColumn("order", F.xxhash64("user_id", F.lit(seed)))
+        .orderBy("order", "user_id").limit(max_users).select("user_id", "order")
+    )
+    users = sampled.orderBy("user_id").toArrow()
+    user_ids = np.asarray(users.column("user_id").to_pylist(), dtype=object)
+    position = {user: i for i, user in enumerate(user_ids.tolist())}
+    tune = (users.column("order").to_numpy() & 1) == 0
+
+    rows = train.join(F.broadcast(sampled.select("user_id")), "user_id").orderBy("user_id", "event_ts", "item_id").toArrow()
+    users_of = np.fromiter((position[u] for u in rows.column("user_id").to_pylist()), np.int64, rows.num_rows)
+    held_rows = novel.join(F.broadcast(sampled.select("user_id")), "user_id").orderBy("user_id", "item_id").toArrow()
+    held_users = np.fromiter((position[u] for u in held_rows.column("user_id").to_pylist()), np.int64, held_rows.num_rows)
+    seconds = pc.cast(rows.column("event_ts"), "int64").to_numpy(zero_copy_only=False) / 1e6
+    return SplitSample(
+        user_ids=user_ids,
+        tune=tune,
+        train_indptr=_grouped(users_of, len(user_ids)),
+        train_items=catalog.positions(rows.column("item_id").to_pylist()),
+        train_base_weight=rows.column("base_weight").to_numpy(zero_copy_only=False).astype(np.float64),
+        train_seconds=seconds,
+        held_indptr=_grouped(held_users, len(user_ids)),
+        held_items=catalog.positions(held_rows.column("item_id").to_pylist()),
+        split_seconds=split_start.timestamp(),
+        n_items=len(catalog),
+    )
+
+
+def item_popularity(train: DataFrame, catalog: CatalogIndex) -> np.ndarray:
+    """Engagements per catalog item before the split (0 for items nobody engaged with)."""
+    counts = train.groupBy("item_id").count().toArrow()
+    popularity = np.zeros(len(catalog))
+    popularity[catalog.positions(counts.column("item_id").to_pylist())] = counts.column("count").to_numpy()
+    return popularity
+
+
+def engagement_matrix(
+    train: DataFrame, catalog: CatalogIndex, items: np.ndarray, max_pairs: int, seed: int
+) -> sp.csr_matrix:
+    """(users, len(items)) 0/1 engagement before the split, over the given catalog rows.
+
+    Users are sampled by hash when there are more than ``max_pairs`` pairs, so the driver holds a bounded matrix.
+    """
+    chosen = catalog.item_ids[items]
+    pairs = train.select("user_id", "item_id").distinct().where(F.col("item_id").isin(chosen.tolist()))
+    total = pairs.count()
+    if total > max_pairs:
+        keep = max_pairs / total
+        pairs = pairs.where((F.abs(F.xxhash64("user_id", F.lit(seed + 1))) % 1_000_000) < int(keep * 1_000_000))
+    table = pairs.toArrow()
+    column_of = {item_id: i for i, item_id in enumerate(chosen.tolist())}
+    _, user_codes = np.unique(np.asarray(table.column("user_id").to_pylist(), dtype=object), return_inverse=True)
+    columns = np.fromiter((column_of[i] for i in table.column("item_id").to_pylist()), np.int64, table.num_rows)
+    n_users = int(user_codes.max()) + 1 if len(user_codes) else 0
+    return sp.csr_matrix((np.ones(len(columns)), (user_codes, columns)), shape=(n_users, len(items)))
