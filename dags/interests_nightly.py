@@ -7,8 +7,11 @@ each run as its own process from the project root:
 1. `clean_events`: parse, validate, pseudonymize, deduplicate and de-bot the day's raw events;
    fold the day's items and user texts into the as-of-ds snapshots.
 2. `encode_texts`: encode item and user texts whose content changed (content-hash cache).
-3. `build_hierarchy`: topics and sub-interests; user, topic and sub-interest embeddings.
-4. `publish`: quality gate, a `pipeline_runs` row, the encoder and hierarchy in MLflow.
+3. `learn_behaviour`: item factors from co-engagement (ALS), hyperparameters chosen on the
+   window's own time split, factors predicted from text for items nobody engaged with yet.
+4. `build_hierarchy`: item retrieval vectors, topics and sub-interests; user, topic and
+   sub-interest embeddings; the night's retrieval evaluation against baselines.
+5. `publish`: quality gate, a `pipeline_runs` row, the encoder and hierarchy in MLflow.
 
 Every task runs `<python> jobs/<task>.py --ds <ds> --run-id <run_id>` with the worker's
 environment, so the jobs read `conf/` plus any `INTERESTS_*` overrides set where Airflow runs.
@@ -104,6 +107,7 @@ def interests_nightly() -> None:
     (
         run_job("clean_events")
         >> run_job("encode_texts")
+        >> run_job("learn_behaviour")
         >> run_job("build_hierarchy")
         >> run_job("publish")
     )

@@ -1,6 +1,14 @@
-"""Build topics and sub-interests from item embeddings, then every user's vectors at three levels.
+"""Item retrieval vectors, the topic tree, every user's vectors at three levels, and the night's evaluation.
 
     python jobs/build_hierarchy.py --ds 2026-11-20 [--run-id ID]
+
+1. Item vectors: the behaviour factors of learn_behaviour joined with the text embeddings in the
+   retrieval space, with the night's chosen text weight (behaviour/space.py).
+2. The tree: topics and sub-interests over the items' *text* embeddings (docs/decisions.md says
+   why), ids matched to last night's, churn counted; labels, sizes, centroids and medoids.
+3. Users: engagements and texts of the lookback window, decayed with the chosen half-life, grouped
+   by user in Spark: user level, topics, sub-interests with medoids.
+4. Evaluation on the time split, next to the baselines (evaluation/nightly.py).
 
 Writes item_embeddings, topics, user_embeddings, user_topics and user_subinterests for ds.
 """
@@ -9,72 +17,189 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from interests.behaviour import als
+from interests.behaviour.space import behaviour_scale, normalize_rows, pad_columns, retrieval_vectors
+from interests.behaviour.text_mapping import fit_text_to_behaviour
 from interests.catalog import (
+    BEHAVIOUR_TUNING,
     EVENTS_CLEAN,
     ITEM_EMBEDDINGS,
+    ITEM_FACTORS,
     ITEMS,
     TEXT_EMBEDDINGS,
     TOPICS,
     USER_TEXTS,
+    embedding_matrix,
     table,
 )
 from interests.encoding.encoder import model_identity
+from interests.evaluation.nightly import evaluate_night
+from interests.evaluation.split import CatalogIndex, collect_split_sample, engagement_matrix, item_popularity
 from interests.hierarchy.clustering import build_hierarchy
+from interests.hierarchy.stable_ids import previous_hierarchy, stabilize_ids
 from interests.hierarchy.tables import (
     MissingEmbeddingsError,
+    embedding_array,
     item_embeddings_table,
     item_vectors,
     split_profiles,
     topics_table,
 )
-from interests.hierarchy.users import engagement_signals, text_signals, user_profiles
+from interests.hierarchy.users import ProfileSettings, engagement_signals, text_signals, user_profiles
 from interests.runtime import BadInputError, JobContext, run_job
 
 logger = logging.getLogger("jobs.build_hierarchy")
 
 
+def _chosen(context: JobContext) -> dict:
+    rows = context.lake.read(BEHAVIOUR_TUNING, ds=context.ds, filters=[("chosen", "=", True)]).to_pylist()
+    if len(rows) != 1:
+        raise BadInputError(f"behaviour_tuning has {len(rows)} chosen rows for ds={context.ds}: run learn_behaviour first")
+    return rows[0]
+
+
+def _factors(context: JobContext, catalog: CatalogIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(factors, engaged mask, validation factors or None) in catalog order."""
+    rows = context.lake.read(ITEM_FACTORS, ds=context.ds).sort_by("item_id")
+    if rows.num_rows != len(catalog) or rows.column("item_id").to_pylist() != catalog.item_ids.tolist():
+        raise BadInputError(f"item_factors of ds={context.ds} do not cover the catalog: run learn_behaviour first")
+    factors = embedding_matrix(rows.column("factors"))
+    engaged = pc.equal(rows.column("factors_source"), "engagement").to_numpy(zero_copy_only=False)
+    validation = rows.column("validation_factors")
+    return factors, engaged, (embedding_matrix(validation) if validation.null_count == 0 else None)
+
+
+def _previous_tree(context: JobContext):
+    """Last night's tree (the latest ds before this one that has topics), or None."""
+    earlier = [ds for ds in context.lake.partitions(TOPICS) if ds < context.ds]
+    if not earlier:
+        return None
+    last = earlier[-1]
+    return previous_hierarchy(
+        context.lake.read(TOPICS, ds=last, columns=["level", "node_id", "parent_id", "centroid"]),
+        context.lake.read(ITEM_EMBEDDINGS, ds=last, columns=["item_id", "topic_id", "subinterest_id"]),
+    )
+
+
+def _user_text_vectors(context, model_version, mapping, text_weight, width, scale):
+    """text_hash -> retrieval-space vector of every user text of ds (Spark, per Arrow batch)."""
+    spark_lake = context.spark_lake
+    texts = spark_lake.read_spark(USER_TEXTS, ds=context.ds).select("text_hash").distinct()
+    cache = spark_lake.read_spark(TEXT_EMBEDDINGS).where(f"model_version = '{model_version}'")
+    joined = texts.join(cache.select("text_hash", "embedding"), "text_hash")
+
+    def project(batches):
+        for batch in batches:
+            text = normalize_rows(embedding_matrix(batch.column("embedding")))
+            if len(text) == 0:
+                continue
+            vectors = retrieval_vectors(mapping.predict(text), text, text_weight, width, scale)
+            yield pa.RecordBatch.from_arrays([batch.column("text_hash"), embedding_array(vectors)], ["text_hash", "embedding"])
+
+    return joined.mapInArrow(project, "text_hash string, embedding array<float>")
+
+
 def build(context: JobContext) -> dict[str, int]:
     config, ds, lake = context.config, context.ds, context.spark_lake
-    hierarchy_config = config.hierarchy
+    spark = context.spark
+    behaviour, hierarchy_config = config.behaviour, config.hierarchy
     model_version = model_identity(config.encoder.model_path, config.encoder.model_name).model_version
 
-    items = lake.read(ITEMS, ds=ds, columns=["item_id", "text", "text_hash"])
+    items = lake.read(ITEMS, ds=ds, columns=["item_id", "text", "text_hash"]).sort_by("item_id")
     if items.num_rows == 0:
         raise BadInputError(f"the items table has no rows for ds={ds}: run clean_events for that day first")
     cache = lake.read(TEXT_EMBEDDINGS, columns=["text_hash", "embedding"], filters=[("model_version", "=", model_version)])
     try:
-        vectors = item_vectors(items, cache, model_version)
+        text = normalize_rows(item_vectors(items, cache, model_version))
     except MissingEmbeddingsError as error:
         raise BadInputError(str(error)) from error
-    hierarchy = build_hierarchy(
-        np.asarray(items.column("item_id").to_pylist()), vectors, hierarchy_config.n_topics,
-        hierarchy_config.subinterests_per_topic, hierarchy_config.seed,
-    )
-    lake.write_partition(ITEM_EMBEDDINGS, ds, item_embeddings_table(ds, items, vectors, hierarchy, model_version))
-    lake.write_partition(TOPICS, ds, topics_table(ds, items, hierarchy, hierarchy_config.label_keywords))
+    catalog = CatalogIndex(np.asarray(items.column("item_id").to_pylist(), dtype=object))
+    chosen = _chosen(context)
+    text_weight, half_life, width = chosen["text_weight"], chosen["half_life_days"], behaviour.dim_behaviour
+    factors, engaged, validation = _factors(context, catalog)
+    retrieval = retrieval_vectors(factors, text, text_weight, width)
 
+    # ---- the tree, over text embeddings
+    tree = build_hierarchy(
+        catalog.item_ids, text, n_topics=hierarchy_config.n_topics, n_subinterests=hierarchy_config.n_subinterests,
+        seed=hierarchy_config.seed, fine_clusters=hierarchy_config.fine_clusters,
+    )
+    tree, churn = stabilize_ids(tree, _previous_tree(context))
+    lake.write_partition(ITEM_EMBEDDINGS, ds, item_embeddings_table(ds, items, retrieval, text, engaged, tree, model_version))
+    lake.write_partition(TOPICS, ds, topics_table(ds, items, tree, hierarchy_config.label_keywords))
+
+    # ---- users
     first_day = (date.fromisoformat(ds) - timedelta(days=hierarchy_config.lookback_days - 1)).isoformat()
     events = lake.read_spark(EVENTS_CLEAN, ds_from=first_day, ds_to=ds)
-    signals = engagement_signals(events, lake.read_spark(ITEM_EMBEDDINGS, ds=ds), ds, hierarchy_config).unionByName(
-        text_signals(
-            lake.read_spark(USER_TEXTS, ds=ds),
-            lake.read_spark(TEXT_EMBEDDINGS).where(f"model_version = '{model_version}'"),
+    engagements = als.engagements(events, spark.createDataFrame(items.select(["item_id"])), hierarchy_config.event_weights)
+    mapping = fit_text_to_behaviour(text[engaged], pad_columns(factors, width)[engaged], behaviour.ridge_regularization) \
+        if engaged.any() else None
+    signals = engagement_signals(engagements, lake.read_spark(ITEM_EMBEDDINGS, ds=ds))
+    if mapping is not None:
+        text_vectors = _user_text_vectors(
+            context, model_version, mapping, text_weight, width, behaviour_scale(pad_columns(factors, width))
         )
+        signals = signals.unionByName(text_signals(lake.read_spark(USER_TEXTS, ds=ds), text_vectors, hierarchy_config.user_text_weight))
+    day_end = datetime.combine(date.fromisoformat(ds) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    settings = ProfileSettings(
+        reference_seconds=day_end.timestamp(), half_life_days=half_life,
+        max_topics_per_user=hierarchy_config.max_topics_per_user,
+        max_subinterests_per_user=hierarchy_config.max_subinterests_per_user,
     )
-    profiles = user_profiles(signals, hierarchy_config).toArrow()
+    profiles = user_profiles(signals, settings).toArrow()
     counts = {
         "items": items.num_rows,
-        "topics": len(hierarchy.topic_ids),
-        "subinterests": len(hierarchy.subinterest_ids),
+        "items.engaged": int(engaged.sum()),
+        "topics": len(tree.topic_ids),
+        "subinterests": len(tree.subinterest_ids),
+        **{f"churn.{name}": value for name, value in churn.items()},
     }
-    for name, rows in split_profiles(ds, profiles).items():
+    for name, rows in split_profiles(ds, profiles, half_life).items():
         lake.write_partition(table(name), ds, rows)
         counts[name] = rows.num_rows
+    with_vectors = set(profiles.column("user_id").to_pylist())
+    seen = {row["user_id"] for row in events.select("user_id").distinct().toArrow().to_pylist()}
+    counts["users.without_signal"] = len(seen - with_vectors)
+    user_rows = profiles.filter(pc.equal(profiles.column("level"), "user"))
+    counts["users.text_only"] = pc.sum(pc.equal(user_rows.column("vector_source"), "text_only")).as_py() or 0
+
+    # ---- evaluation on the time split
+    if validation is None:
+        logger.warning("no time split for ds=%s (a single day of engagements): the night is not evaluated", ds)
+        counts["evaluation.skipped"] = 1
+        return counts
+    engagements = engagements.cache()
+    split_start = als.last_day_start(engagements)
+    train, _ = als.split_at(engagements, split_start)
+    sample = collect_split_sample(engagements, catalog, split_start, behaviour.validation_max_users, behaviour.seed)
+    popularity = item_popularity(train, catalog)
+    ease_items = np.argsort(-popularity, kind="stable")[: behaviour.baseline_max_items]
+    ease_items = np.sort(ease_items[popularity[ease_items] > 0])
+    figures = evaluate_night(
+        sample, text, validation, popularity > 0, text_weight, half_life, width,
+        _catalog_order(tree, catalog),
+        hierarchy_config.max_subinterests_per_user, popularity, ease_items,
+        engagement_matrix(train, catalog, ease_items, 5_000_000, behaviour.seed),
+    )
+    engagements.unpersist()
+    context.metrics.update({f"evaluation.{name}": value for name, value in figures.items()})
+    context.metrics.update({"tree.topics": float(len(tree.topic_ids)), "tree.subinterests": float(len(tree.subinterest_ids))})
+    counts["evaluation.skipped"] = 0
     return counts
+
+
+def _catalog_order(tree, catalog: CatalogIndex) -> np.ndarray:
+    """The tree's sub-interest index of every catalog item, in catalog order."""
+    position = catalog.positions(list(tree.item_ids))
+    labels = np.empty(len(catalog), dtype=np.int64)
+    labels[position] = tree.subinterest_of_item
+    return labels
 
 
 if __name__ == "__main__":

@@ -9,79 +9,47 @@ job exits non-zero, so the DAG run fails and nothing is registered for it.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from interests.catalog import (
-    EVENTS_CLEAN,
-    ITEM_EMBEDDINGS,
-    OUTPUT_TABLES,
-    PIPELINE_RUNS,
-    STAGE_RUNS,
-    TOPICS,
-    USER_EMBEDDINGS,
-    USER_SUBINTERESTS,
-    USER_TOPICS,
-    table,
-)
+from interests.behaviour.space import retrieval_dimension
+from interests.catalog import OUTPUT_TABLES, PIPELINE_RUNS, STAGE_RUNS, TOPICS, table
 from interests.encoding.encoder import model_identity
-from interests.publishing.quality import (
-    QualityCheck,
-    assignment_checks,
-    checks_json,
-    conservation_check,
-    embedding_checks,
-    min_rows_check,
-    weight_sum_check,
-)
+from interests.publishing.gate import night_checks
+from interests.publishing.quality import checks_json
 from interests.runtime import BadInputError, JobContext, run_job
 
 logger = logging.getLogger("jobs.publish")
-
-EMBEDDING_DIM_TABLES = (ITEM_EMBEDDINGS, USER_EMBEDDINGS, USER_TOPICS, USER_SUBINTERESTS)
 
 
 class QualityGateError(BadInputError):
     """The night's tables failed the quality gate."""
 
 
-def _stage_counts(context: JobContext) -> dict[str, int]:
+def _stage_results(context: JobContext) -> tuple[dict[str, int], dict[str, float]]:
+    """The night's stage counts and metrics, each key prefixed by its stage."""
     rows = context.lake.read(STAGE_RUNS, ds=context.ds).to_pylist()
     counts: dict[str, int] = {}
+    metrics: dict[str, float] = {}
     for row in sorted(rows, key=lambda r: r["stage"]):
         if row["stage"] == "publish":  # an earlier publish of this ds, not part of this night's lineage
             continue
         counts.update({f"{row['stage']}.{key}": value for key, value in row["counts"]})
-    return counts
-
-
-def quality_checks(context: JobContext, dim: int, stage_counts: dict[str, int]) -> list[QualityCheck]:
-    """Every check of the gate for the night."""
-    lake, ds, quality = context.lake, context.ds, context.config.quality
-    checks = [conservation_check({k.split(".", 1)[1]: v for k, v in stage_counts.items() if k.startswith("clean_events.")})]
-    checks.append(min_rows_check(EVENTS_CLEAN.name, lake.read(EVENTS_CLEAN, ds=ds, columns=["ds"]).num_rows, 1))
-    for spec in EMBEDDING_DIM_TABLES:
-        rows = lake.read(spec, ds=ds, columns=["embedding"])
-        minimum = {ITEM_EMBEDDINGS.name: quality.min_items, USER_EMBEDDINGS.name: quality.min_users}.get(spec.name, 0)
-        checks.append(min_rows_check(spec.name, rows.num_rows, minimum))
-        checks.extend(embedding_checks(spec.name, rows.column("embedding"), dim, quality.norm_tolerance))
-    topics = lake.read(TOPICS, ds=ds)
-    checks.extend(embedding_checks(TOPICS.name, topics.column("centroid"), dim, quality.norm_tolerance))
-    checks.extend(assignment_checks(lake.read(ITEM_EMBEDDINGS, ds=ds, columns=["topic_id", "subinterest_id"]), topics))
-    for spec in (USER_TOPICS, USER_SUBINTERESTS):
-        checks.append(weight_sum_check(spec.name, lake.read(spec, ds=ds, columns=["user_id", "weight"])))
-    return checks
+        metrics.update({f"{row['stage']}.{key}": value for key, value in (row.get("metrics") or [])})
+    return counts, metrics
 
 
 def publish(context: JobContext) -> dict[str, int]:
     config, ds, lake = context.config, context.ds, context.lake
     model = model_identity(config.encoder.model_path, config.encoder.model_name)
     model_dir, model_version, dim = model.model_dir, model.model_version, model.dim
-    stage_counts = _stage_counts(context)
-    checks = quality_checks(context, dim, stage_counts)
+    stage_counts, stage_metrics = _stage_results(context)
+    retrieval_dim = retrieval_dimension(config.behaviour.dim_behaviour, dim)
+    checks = night_checks(lake, ds, config.quality, retrieval_dim, dim, stage_counts)
     passed = all(check.passed for check in checks)
     row_counts = {name: lake.read(table(name), ds=ds, columns=["ds"]).num_rows for name in OUTPUT_TABLES}
     versions = {name: lake.version(table(name)) for name in OUTPUT_TABLES}
@@ -100,18 +68,23 @@ def publish(context: JobContext) -> dict[str, int]:
             },
             topics=lake.read(TOPICS, ds=ds),
             params={
-                "ds": ds, "n_topics": str(config.hierarchy.n_topics),
-                "subinterests_per_topic": str(config.hierarchy.subinterests_per_topic),
+                "ds": ds, "n_topics": str(config.hierarchy.n_topics or "from data"),
+                "n_subinterests": str(config.hierarchy.n_subinterests or "from data"),
                 "seed": str(config.hierarchy.seed), "lookback_days": str(config.hierarchy.lookback_days),
-                "half_life_days": str(config.hierarchy.half_life_days), "encoder_model_version": model_version,
+                "grid.ranks": str(config.behaviour.ranks), "grid.regularizations": str(config.behaviour.regularizations),
+                "grid.text_weights": str(config.behaviour.text_weights),
+                "grid.half_lives_days": str(config.behaviour.half_lives_days),
+                "retrieval_dim": str(retrieval_dim), "encoder_model_version": model_version,
             },
             metrics={f"rows.{name}": float(count) for name, count in row_counts.items()}
-            | {f"stage.{name}": float(value) for name, value in stage_counts.items()},
+            | {f"stage.{name}": float(value) for name, value in stage_counts.items()}
+            | {name: float(value) for name, value in stage_metrics.items() if not math.isnan(value)},
         )
     status = "published" if passed else "failed_quality"
     row = {
         "ds": ds, "run_id": context.run_id, "status": status, "published_at": datetime.now(UTC),
         "row_counts": sorted(row_counts.items()), "stage_counts": sorted(stage_counts.items()),
+        "metrics": sorted(stage_metrics.items()),
         "table_versions": sorted((k, v) for k, v in versions.items() if v is not None),
         "quality_passed": passed, "quality_checks": checks_json(checks),
         "encoder_model_version": model_version, "registered_models": sorted(registered.items()),

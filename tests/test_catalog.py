@@ -59,7 +59,7 @@ def test_output_tables_are_known_and_ds_partitioned():
 
 
 def test_embedding_columns():
-    assert ITEM_EMBEDDINGS.embedding_columns == ("embedding",)
+    assert ITEM_EMBEDDINGS.embedding_columns == ("embedding", "text_embedding")
     assert TOPICS.embedding_columns == ("centroid",)
     assert TABLES["events_clean"].embedding_columns == ()
     assert TEXT_EMBEDDINGS.schema.field("embedding").type == EMBEDDING

@@ -29,6 +29,7 @@ def embedding_matrix(values: pa.Array | pa.ChunkedArray, dtype: type = np.float3
     dim = len(values[0])
     return values.flatten().to_numpy(zero_copy_only=False).astype(dtype).reshape(-1, dim)
 COUNTS = pa.map_(pa.string(), pa.int64())
+METRICS = pa.map_(pa.string(), pa.float64())
 
 _DS_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -157,12 +158,48 @@ TEXT_EMBEDDINGS = TableSpec(
     description="The encoding cache: one embedding per model version and text content hash.",
 )
 
+ITEM_FACTORS = TableSpec(
+    name="item_factors",
+    schema=_schema(
+        ("ds", pa.string(), False),
+        ("item_id", pa.string(), False),
+        ("factors", pa.list_(pa.float32()), False),
+        ("factors_source", pa.string(), False),
+        ("validation_factors", pa.list_(pa.float32()), True),
+        ("n_engagements", pa.int64(), False),
+    ),
+    partition_by=("ds",),
+    key=("ds", "item_id"),
+    description="Behaviour factors of every catalog item as of ds: ALS where engaged, predicted from text elsewhere.",
+)
+
+BEHAVIOUR_TUNING = TableSpec(
+    name="behaviour_tuning",
+    schema=_schema(
+        ("ds", pa.string(), False),
+        ("rank", pa.int64(), False),
+        ("regularization", pa.float64(), False),
+        ("text_weight", pa.float64(), False),
+        ("half_life_days", pa.float64(), False),
+        ("users", pa.float64(), True),
+        ("recall_at_10", pa.float64(), True),
+        ("recall_at_50", pa.float64(), True),
+        ("ndcg_at_10", pa.float64(), True),
+        ("chosen", pa.bool_(), False),
+    ),
+    partition_by=("ds",),
+    key=("ds", "rank", "regularization", "text_weight", "half_life_days"),
+    description="The night's hyperparameter grid, each point's time-split validation figures, and the one chosen.",
+)
+
 ITEM_EMBEDDINGS = TableSpec(
     name="item_embeddings",
     schema=_schema(
         ("ds", pa.string(), False),
         ("item_id", pa.string(), False),
         ("embedding", EMBEDDING, False),
+        ("text_embedding", EMBEDDING, False),
+        ("factors_source", pa.string(), False),
         ("topic_id", pa.string(), False),
         ("subinterest_id", pa.string(), False),
         ("model_version", pa.string(), False),
@@ -170,7 +207,7 @@ ITEM_EMBEDDINGS = TableSpec(
     ),
     partition_by=("ds",),
     key=("ds", "item_id"),
-    description="Item embedding of every catalog item as of ds, with its topic and sub-interest.",
+    description="Retrieval and text embedding of every catalog item as of ds, with its topic and sub-interest.",
 )
 
 TOPICS = TableSpec(
@@ -184,6 +221,7 @@ TOPICS = TableSpec(
         ("keywords", pa.list_(pa.string()), False),
         ("centroid", EMBEDDING, False),
         ("size", pa.int64(), False),
+        ("medoid_item_id", pa.string(), False),
     ),
     partition_by=("ds",),
     key=("ds", "level", "node_id"),
@@ -201,6 +239,9 @@ USER_EMBEDDINGS = TableSpec(
         ("n_texts", pa.int64(), False),
         ("engagement_weight", pa.float64(), False),
         ("last_event_ts", TIMESTAMP, True),
+        ("vector_source", pa.string(), False),
+        ("vector_mass", pa.float64(), False),
+        ("half_life_days", pa.float64(), False),
     ),
     partition_by=("ds",),
     key=("ds", "user_id"),
@@ -232,6 +273,7 @@ USER_SUBINTERESTS = TableSpec(
         ("weight", pa.float64(), False),
         ("embedding", EMBEDDING, False),
         ("n_engagements", pa.int64(), False),
+        ("medoid_item_id", pa.string(), False),
     ),
     partition_by=("ds",),
     key=("ds", "user_id", "subinterest_id"),
@@ -245,6 +287,7 @@ STAGE_RUNS = TableSpec(
         ("stage", pa.string(), False),
         ("run_id", pa.string(), False),
         ("counts", COUNTS, False),
+        ("metrics", METRICS, False),
         ("finished_at", TIMESTAMP, False),
     ),
     partition_by=("ds",),
@@ -261,6 +304,7 @@ PIPELINE_RUNS = TableSpec(
         ("published_at", TIMESTAMP, False),
         ("row_counts", COUNTS, False),
         ("stage_counts", COUNTS, False),
+        ("metrics", METRICS, False),
         ("table_versions", COUNTS, False),
         ("quality_passed", pa.bool_(), False),
         ("quality_checks", pa.string(), False),
@@ -275,13 +319,13 @@ PIPELINE_RUNS = TableSpec(
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (
-        EVENTS_CLEAN, EVENTS_REJECTED, ITEMS, USER_TEXTS, TEXT_EMBEDDINGS, ITEM_EMBEDDINGS,
+        EVENTS_CLEAN, EVENTS_REJECTED, ITEMS, USER_TEXTS, TEXT_EMBEDDINGS, ITEM_FACTORS, BEHAVIOUR_TUNING, ITEM_EMBEDDINGS,
         TOPICS, USER_EMBEDDINGS, USER_TOPICS, USER_SUBINTERESTS, STAGE_RUNS, PIPELINE_RUNS,
     )
 }
 
 OUTPUT_TABLES = (
-    "events_clean", "events_rejected", "items", "user_texts", "item_embeddings",
+    "events_clean", "events_rejected", "items", "user_texts", "item_factors", "behaviour_tuning", "item_embeddings",
     "topics", "user_embeddings", "user_topics", "user_subinterests",
 )
 """The ds-partitioned tables a night writes (the quality gate and pipeline_runs cover these)."""

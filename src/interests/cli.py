@@ -58,13 +58,31 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from interests.evaluation import read_truth_items, topic_recovery
+    from interests.evaluation.report import evaluation, evaluation_lines, night_metrics
     from interests.lake import Lake
 
     config = load_config()
+    ds = validate_ds(args.ds)
     lake = Lake(config.paths.lake_root)
-    scores = topic_recovery(lake.read(table("item_embeddings"), ds=validate_ds(args.ds)), read_truth_items(Path(args.truth)))
-    print(json.dumps(scores, indent=2, sort_keys=True))
+    metrics = night_metrics(lake, ds)
+    if not metrics:
+        logger.error("no figures for ds=%s under %s: run the night first", ds, config.paths.lake_root)
+        return 2
+    result: dict = {"retrieval": evaluation(metrics)}
+    if args.truth:
+        from interests.evaluation import read_truth_items, topic_recovery
+
+        result["topic_recovery"] = topic_recovery(lake.read(table("item_embeddings"), ds=ds), read_truth_items(Path(args.truth)))
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+        return 0
+    lines = [f"Night ds={ds}: next-day retrieval, the most recent day of engagements held out", ""]
+    lines += evaluation_lines(metrics)
+    if args.truth:
+        scores = result["topic_recovery"]
+        lines += ["", (f"planted truth recovered: topic NMI {scores['topic_nmi']:.3f}, "
+                       f"sub-interest NMI {scores['subinterest_nmi']:.3f} over {int(scores['items'])} items")]
+    print("\n".join(lines))
     return 0
 
 
@@ -101,9 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-landing", help="fail (exit 2) if the landing day's events are missing or empty")
     check.add_argument("--ds", required=True)
     check.set_defaults(handler=_check_landing)
-    evaluate = commands.add_parser("evaluate", help="NMI of a night's topics against the planted truth")
+    evaluate = commands.add_parser(
+        "evaluate", help="a night's retrieval figures against its baselines (and NMI against a planted truth)"
+    )
     evaluate.add_argument("--ds", required=True)
-    evaluate.add_argument("--truth", required=True)
+    evaluate.add_argument("--truth", default=None, help="planted-truth folder of generated data: also print topic NMI")
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     evaluate.set_defaults(handler=_evaluate)
     return parser
 

@@ -86,16 +86,22 @@ class EncoderConfig(_Section):
 
 
 class HierarchyConfig(_Section):
-    n_topics: int = Field(8, ge=2, description="Number of coarse topics.")
-    subinterests_per_topic: int = Field(4, ge=1, description="Sub-interests per topic (fewer if a topic is small).")
+    n_topics: int | None = Field(
+        None, ge=2, description="Number of coarse topics; empty = chosen from the data (see hierarchy/clustering.py)."
+    )
+    n_subinterests: int | None = Field(
+        None, ge=2, description="Number of sub-interests in all; empty = chosen from the data."
+    )
+    fine_clusters: int | None = Field(
+        None, ge=2, description="Fine k-means clusters the tree is agglomerated from; empty = a rule of the item count."
+    )
     seed: int = Field(20261124, description="Seed for clustering; the same seed and input give the same tables.")
     label_keywords: int = Field(5, ge=1, description="Keywords in a node's label.")
     lookback_days: int = Field(14, ge=1, description="Days of events_clean a user's vectors are built from.")
-    half_life_days: float = Field(7.0, gt=0, description="Recency decay half-life of an engagement's weight.")
     max_topics_per_user: int = Field(5, ge=1, description="Topics kept per user (by weight).")
     max_subinterests_per_user: int = Field(10, ge=1, description="Sub-interests kept per user (by weight).")
     user_text_weight: float = Field(
-        0.25, ge=0, le=1, description="Share of the user-level vector that comes from the user's own text."
+        0.25, ge=0, description="Weight of one text a user wrote, next to an engagement's event-type weight."
     )
     event_weights: dict[str, float] = Field(
         default_factory=lambda: {
@@ -115,6 +121,64 @@ class HierarchyConfig(_Section):
         return value
 
 
+class BehaviourConfig(_Section):
+    """How item vectors learn from engagement, and the grid the nightly time-split validation searches."""
+
+    ranks: list[int] = Field(
+        [32, 64], min_length=1, description="ALS ranks tried; the behaviour part is padded to the largest, so the "
+        "retrieval dimension (max rank + text dimension) does not change from night to night."
+    )
+    regularizations: list[float] = Field([0.01, 0.1], min_length=1, description="ALS regParam values tried.")
+    text_weights: list[float] = Field(
+        [0.1, 0.3, 0.5], min_length=1,
+        description="Shares of the text part in the retrieval space tried (0 = behaviour only, 1 = text only).",
+    )
+    half_lives_days: list[float] = Field(
+        [3.0, 7.0, 14.0], min_length=1, description="Recency half-lives (days) of an engagement's weight tried."
+    )
+    alpha: float = Field(10.0, gt=0, description="ALS implicit-feedback confidence scale (confidence = 1 + alpha * r).")
+    max_iter: int = Field(10, ge=1, le=100, description="ALS iterations.")
+    ridge_regularization: float = Field(
+        1.0, gt=0, description="L2 penalty of the text -> behaviour mapping that places items nobody engaged with yet."
+    )
+    mapping_holdout_share: float = Field(
+        0.1, gt=0, lt=1, description="Share of engaged items held back to measure how well the text mapping predicts factors."
+    )
+    validation_max_users: int = Field(
+        2000, ge=10, description="Most users (with held-out engagements) scored by the time-split validation."
+    )
+    baseline_max_items: int = Field(
+        5000, ge=10, description="The EASE baseline covers this many most-engaged items (its Gram matrix is items^2)."
+    )
+    seed: int = Field(20261124, description="Seed of ALS, the user sample and the mapping's held-back items.")
+
+    @field_validator("ranks")
+    @classmethod
+    def _positive_ranks(cls, value: list[int]) -> list[int]:
+        if any(rank < 1 for rank in value):
+            raise ValueError("ranks must be >= 1")
+        return sorted(set(value))
+
+    @field_validator("regularizations", "half_lives_days")
+    @classmethod
+    def _positive(cls, value: list[float]) -> list[float]:
+        if any(v <= 0 for v in value):
+            raise ValueError("values must be > 0")
+        return sorted(set(value))
+
+    @field_validator("text_weights")
+    @classmethod
+    def _shares(cls, value: list[float]) -> list[float]:
+        if any(not 0 <= v <= 1 for v in value):
+            raise ValueError("text weights must lie in [0, 1]")
+        return sorted(set(value))
+
+    @property
+    def dim_behaviour(self) -> int:
+        """Width of the behaviour part of the retrieval space (the largest rank tried)."""
+        return max(self.ranks)
+
+
 class QualityConfig(_Section):
     norm_tolerance: float = Field(1e-3, gt=0, description="Allowed |norm - 1| of a stored embedding.")
     min_items: int = Field(1, ge=0, description="Fewest item embeddings a publishable night has.")
@@ -129,6 +193,7 @@ class PipelineConfig(_Section):
     cleaning: CleaningConfig = CleaningConfig()
     encoder: EncoderConfig = EncoderConfig()
     hierarchy: HierarchyConfig = HierarchyConfig()
+    behaviour: BehaviourConfig = BehaviourConfig()
     quality: QualityConfig = QualityConfig()
 
     @property

@@ -138,9 +138,11 @@ class Lake:
         mode = "append" if predicate is None else "overwrite"
         if predicate is None and table.num_rows == 0:
             return DeltaTable(str(self.path(spec))).version()
+        # Rows are conformed to the catalog schema, so "merge" only ever adds the columns a newer
+        # catalog declares to a table an older release created; it never lets stray columns in.
         write_deltalake(
             str(self.path(spec)), _sorted_by_key(spec, table), mode=mode, predicate=predicate,
-            partition_by=list(spec.partition_by),
+            partition_by=list(spec.partition_by), schema_mode="merge",
         )
         version = DeltaTable(str(self.path(spec))).version()
         logger.info("%s: wrote %d rows (%s), version %d", spec.name, table.num_rows, predicate or "append", version)

@@ -62,6 +62,8 @@ class JobContext:
     run_id: str
     config: PipelineConfig
     counts: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Figures that are not counts (evaluation, tuning, mapping quality): the body fills them in."""
 
     @cached_property
     def spark(self):
@@ -80,11 +82,14 @@ class JobContext:
         return Lake(self.config.paths.lake_root, engine=self.config.lake.engine, spark=self.spark)
 
 
-def record_stage(lake: Lake, ds: str, stage: str, run_id: str, counts: dict[str, int]) -> None:
-    """Replace the stage's counts for ds in stage_runs (publish reads them)."""
+def record_stage(
+    lake: Lake, ds: str, stage: str, run_id: str, counts: dict[str, int], metrics: dict[str, float] | None = None
+) -> None:
+    """Replace the stage's counts and metrics for ds in stage_runs (publish reads them)."""
     row = {
         "ds": [ds], "stage": [stage], "run_id": [run_id],
         "counts": [sorted((key, int(value)) for key, value in counts.items())],
+        "metrics": [sorted((key, float(value)) for key, value in (metrics or {}).items())],
         "finished_at": [datetime.now(UTC)],
     }
     lake.write_partition(STAGE_RUNS, ds, pa.table(row, schema=STAGE_RUNS.schema), where={"stage": stage})
@@ -113,7 +118,7 @@ def run_job(
         context = JobContext(name=name, ds=ds, run_id=run_id, config=load_config())
         started = datetime.now(UTC)
         counts = body(context)
-        record_stage(context.lake, ds, name, run_id, counts)
+        record_stage(context.lake, ds, name, run_id, counts, context.metrics)
         seconds = (datetime.now(UTC) - started).total_seconds()
         logger.info("%s ds=%s done in %.1fs: %s", name, ds, seconds, dict(sorted(counts.items())))
         return 0

@@ -19,7 +19,7 @@ DAGS_FOLDER = PROJECT_ROOT / "dags"
 AIRFLOW_SH = PROJECT_ROOT / "scripts" / "airflow.sh"
 
 NIGHTLY_DAG_ID = "interests_nightly"
-NIGHTLY_JOBS = ("clean_events", "encode_texts", "build_hierarchy", "publish")
+NIGHTLY_JOBS = ("clean_events", "encode_texts", "learn_behaviour", "build_hierarchy", "publish")
 """The nightly DAG's tasks, in run order; each runs ``jobs/<name>.py``."""
 
 _NOT_INHERITED_PREFIXES = ("AIRFLOW", "_AIRFLOW", "INTERESTS_")

@@ -62,17 +62,17 @@ def test_item_vectors_raise_for_an_item_without_a_cached_embedding(hashes, missi
 def profiles() -> pa.Table:
     ts = datetime(2026, 3, 10, 12, tzinfo=UTC)
     rows = [
-        ("u1", "user", "u1", None, 1.0, [1.0, 0.0], 3, 2, 1, 2.5, ts),
-        ("u1", "topic", "t000", "t000", 0.7, [1.0, 0.0], 2, 0, 0, 0.0, None),
-        ("u1", "topic", "t001", "t001", 0.3, [0.0, 1.0], 1, 0, 0, 0.0, None),
-        ("u1", "subinterest", "t000.s01", "t000", 1.0, [1.0, 0.0], 3, 0, 0, 0.0, None),
-        ("u2", "user", "u2", None, 1.0, [0.0, 1.0], 0, 0, 2, 0.0, None),
+        ("u1", "user", "u1", None, 1.0, [1.0, 0.0], 3, 2, 1, 2.5, ts, "engagement", 3.5, None),
+        ("u1", "topic", "t0001", "t0001", 0.7, [1.0, 0.0], 2, 0, 0, 0.0, None, "engagement", 0.0, None),
+        ("u1", "topic", "t0002", "t0002", 0.3, [0.0, 1.0], 1, 0, 0, 0.0, None, "engagement", 0.0, None),
+        ("u1", "subinterest", "s0002", "t0001", 1.0, [1.0, 0.0], 3, 0, 0, 0.0, None, "engagement", 0.0, "i7"),
+        ("u2", "user", "u2", None, 1.0, [0.0, 1.0], 0, 0, 2, 0.0, None, "text_only", 0.5, None),
     ]
     return pa.Table.from_pylist([dict(zip(PROFILE_SCHEMA.names, row)) for row in rows], schema=PROFILE_SCHEMA)
 
 
 def test_split_profiles_gives_the_three_user_tables():
-    tables = split_profiles(DS, profiles())
+    tables = split_profiles(DS, profiles(), half_life_days=3.0)
     assert set(tables) == {"user_embeddings", "user_topics", "user_subinterests"}
     users = conform(USER_EMBEDDINGS, tables["user_embeddings"])
     topics = conform(USER_TOPICS, tables["user_topics"])
@@ -81,12 +81,15 @@ def test_split_profiles_gives_the_three_user_tables():
     assert [(r["user_id"], r["n_engagements"], r["n_texts"], r["engagement_weight"]) for r in users.to_pylist()] == [
         ("u1", 3, 1, 2.5), ("u2", 0, 2, 0.0)
     ]
+    assert [(r["vector_source"], r["vector_mass"], r["half_life_days"]) for r in users.to_pylist()] == [
+        ("engagement", 3.5, 3.0), ("text_only", 0.5, 3.0)
+    ]
     assert users["last_event_ts"].to_pylist()[1] is None
     assert [(r["user_id"], r["topic_id"], r["weight"], r["n_engagements"]) for r in topics.to_pylist()] == [
-        ("u1", "t000", 0.7, 2), ("u1", "t001", 0.3, 1)
+        ("u1", "t0001", 0.7, 2), ("u1", "t0002", 0.3, 1)
     ]
-    assert [(r["user_id"], r["subinterest_id"], r["topic_id"]) for r in subinterests.to_pylist()] == [
-        ("u1", "t000.s01", "t000")
+    assert [(r["user_id"], r["subinterest_id"], r["topic_id"], r["medoid_item_id"]) for r in subinterests.to_pylist()] == [
+        ("u1", "s0002", "t0001", "i7")
     ]
     assert topics["embedding"].to_pylist() == [[1.0, 0.0], [0.0, 1.0]]
     for table in (users, topics, subinterests):
@@ -94,7 +97,7 @@ def test_split_profiles_gives_the_three_user_tables():
 
 
 def test_split_profiles_of_no_rows_gives_empty_tables_that_fit_the_catalog():
-    tables = split_profiles(DS, PROFILE_SCHEMA.empty_table())
+    tables = split_profiles(DS, PROFILE_SCHEMA.empty_table(), half_life_days=7.0)
     for spec in (USER_EMBEDDINGS, USER_TOPICS, USER_SUBINTERESTS):
         assert conform(spec, tables[spec.name]).num_rows == 0
 

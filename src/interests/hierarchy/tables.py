@@ -33,15 +33,17 @@ def item_vectors(items: pa.Table, cache: pa.Table, model_version: str) -> np.nda
     return embedding_matrix(cache.column("embedding").combine_chunks().take(index.combine_chunks()))
 
 
-def _embedding_array(matrix: np.ndarray) -> pa.Array:
+def embedding_array(matrix: np.ndarray) -> pa.Array:
+    """An Arrow list<float32> column of the rows of an (n, dim) matrix."""
     flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).reshape(-1))
     return pa.ListArray.from_arrays(pa.array(np.arange(0, len(flat) + 1, matrix.shape[1], dtype=np.int32)), flat)
 
 
 def item_embeddings_table(
-    ds: str, items: pa.Table, vectors: np.ndarray, hierarchy: Hierarchy, model_version: str
+    ds: str, items: pa.Table, retrieval: np.ndarray, text: np.ndarray, engaged: np.ndarray, hierarchy: Hierarchy,
+    model_version: str,
 ) -> pa.Table:
-    """item_embeddings rows: every catalog item with its vector, topic and sub-interest."""
+    """item_embeddings rows: every catalog item (rows of ``items``, in order) with both vectors, topic and sub-interest."""
     position = {item_id: i for i, item_id in enumerate(hierarchy.item_ids)}
     rows = np.array([position[item_id] for item_id in items.column("item_id").to_pylist()], dtype=np.int64)
     n = items.num_rows
@@ -49,9 +51,11 @@ def item_embeddings_table(
         {
             "ds": [ds] * n,
             "item_id": items.column("item_id"),
-            "embedding": _embedding_array(vectors / np.linalg.norm(vectors, axis=1, keepdims=True)),
-            "topic_id": [hierarchy.topic_ids[t] for t in hierarchy.topic_of_item[rows]],
-            "subinterest_id": [hierarchy.subinterest_ids[s] for s in hierarchy.subinterest_of_item[rows]],
+            "embedding": embedding_array(retrieval),
+            "text_embedding": embedding_array(text),
+            "factors_source": np.where(engaged, "engagement", "text").tolist(),
+            "topic_id": pa.array(hierarchy.topic_ids).take(pa.array(hierarchy.topic_of_item[rows])),
+            "subinterest_id": pa.array(hierarchy.subinterest_ids).take(pa.array(hierarchy.subinterest_of_item[rows])),
             "model_version": [model_version] * n,
             "text_hash": items.column("text_hash"),
         },
@@ -65,11 +69,12 @@ def topics_table(ds: str, items: pa.Table, hierarchy: Hierarchy, n_keywords: int
     texts_sorted = [items.column("text")[position[item_id]].as_py() for item_id in hierarchy.item_ids]
     columns: dict[str, list] = {name: [] for name in TOPICS.schema.names}
     levels = (
-        (TOPIC, hierarchy.topic_ids, hierarchy.topic_of_item, hierarchy.topic_centroids, None),
+        (TOPIC, hierarchy.topic_ids, hierarchy.topic_of_item, hierarchy.topic_centroids, None,
+         hierarchy.topic_medoids),
         (SUBINTEREST, hierarchy.subinterest_ids, hierarchy.subinterest_of_item, hierarchy.subinterest_centroids,
-         [hierarchy.topic_ids[p] for p in hierarchy.parent_of_subinterest]),
+         [hierarchy.topic_ids[p] for p in hierarchy.parent_of_subinterest], hierarchy.subinterest_medoids),
     )
-    for level, node_ids, labels, centroids, parents in levels:
+    for level, node_ids, labels, centroids, parents, medoids in levels:
         keywords = label_keywords(texts_sorted, labels, len(node_ids), n_keywords)
         sizes = np.bincount(labels, minlength=len(node_ids))
         for i, node_id in enumerate(node_ids):
@@ -81,37 +86,43 @@ def topics_table(ds: str, items: pa.Table, hierarchy: Hierarchy, n_keywords: int
             columns["keywords"].append(keywords[i])
             columns["centroid"].append(centroids[i].tolist())
             columns["size"].append(int(sizes[i]))
+            columns["medoid_item_id"].append(str(medoids[i]))
     return pa.table(columns, schema=TOPICS.schema)
 
 
-def split_profiles(ds: str, profiles: pa.Table) -> dict[str, pa.Table]:
+def split_profiles(ds: str, profiles: pa.Table, half_life_days: float) -> dict[str, pa.Table]:
     """Split long-format profile rows into user_embeddings, user_topics and user_subinterests."""
     level = profiles.column("level")
-    n = lambda table: pa.array([ds] * table.num_rows, pa.string())
+
+    def constant(table: pa.Table, value, type_: pa.DataType) -> pa.Array:
+        return pa.array([value] * table.num_rows, type_)
+
     users = profiles.filter(pc.equal(level, USER))
     topics = profiles.filter(pc.equal(level, TOPIC))
     subinterests = profiles.filter(pc.equal(level, SUBINTEREST))
     return {
         USER_EMBEDDINGS.name: pa.table(
             {
-                "ds": n(users), "user_id": users["user_id"], "embedding": users["embedding"],
+                "ds": constant(users, ds, pa.string()), "user_id": users["user_id"], "embedding": users["embedding"],
                 "n_engagements": users["n_engagements"], "n_items": users["n_items"], "n_texts": users["n_texts"],
                 "engagement_weight": users["engagement_weight"], "last_event_ts": users["last_event_ts"],
+                "vector_source": users["vector_source"], "vector_mass": users["vector_mass"],
+                "half_life_days": constant(users, float(half_life_days), pa.float64()),
             }
         ),
         USER_TOPICS.name: pa.table(
             {
-                "ds": n(topics), "user_id": topics["user_id"], "topic_id": topics["node_id"],
+                "ds": constant(topics, ds, pa.string()), "user_id": topics["user_id"], "topic_id": topics["node_id"],
                 "weight": topics["weight"], "embedding": topics["embedding"],
                 "n_engagements": topics["n_engagements"],
             }
         ),
         USER_SUBINTERESTS.name: pa.table(
             {
-                "ds": n(subinterests), "user_id": subinterests["user_id"],
+                "ds": constant(subinterests, ds, pa.string()), "user_id": subinterests["user_id"],
                 "subinterest_id": subinterests["node_id"], "topic_id": subinterests["topic_id"],
                 "weight": subinterests["weight"], "embedding": subinterests["embedding"],
-                "n_engagements": subinterests["n_engagements"],
+                "n_engagements": subinterests["n_engagements"], "medoid_item_id": subinterests["medoid_item_id"],
             }
         ),
     }
