@@ -24,7 +24,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from interests.behaviour import als
-from interests.behaviour.space import behaviour_scale, normalize_rows, pad_columns, retrieval_vectors
+from interests.behaviour.space import (
+    behaviour_scale,
+    normalize_rows,
+    pad_columns,
+    retrieval_vectors,
+)
 from interests.behaviour.text_mapping import fit_text_to_behaviour
 from interests.catalog import (
     BEHAVIOUR_TUNING,
@@ -40,7 +45,12 @@ from interests.catalog import (
 )
 from interests.encoding.encoder import model_identity
 from interests.evaluation.nightly import evaluate_night
-from interests.evaluation.split import CatalogIndex, collect_split_sample, engagement_matrix, item_popularity
+from interests.evaluation.split import (
+    CatalogIndex,
+    collect_split_sample,
+    engagement_matrix,
+    item_popularity,
+)
 from interests.hierarchy.clustering import build_hierarchy
 from interests.hierarchy.stable_ids import previous_hierarchy, stabilize_ids
 from interests.hierarchy.tables import (
@@ -51,7 +61,12 @@ from interests.hierarchy.tables import (
     split_profiles,
     topics_table,
 )
-from interests.hierarchy.users import ProfileSettings, engagement_signals, text_signals, user_profiles
+from interests.hierarchy.users import (
+    ProfileSettings,
+    engagement_signals,
+    text_signals,
+    user_profiles,
+)
 from interests.runtime import BadInputError, JobContext, run_job
 
 logger = logging.getLogger("jobs.build_hierarchy")

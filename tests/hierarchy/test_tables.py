@@ -112,26 +112,32 @@ def small_tree():
         }
     )
     vectors = np.array([[1.0, 0.1], [2.0, 0.0], [0.0, 3.0], [0.1, 1.0]], dtype=np.float32)
-    return item_table, vectors, build_hierarchy(np.array(item_table["item_id"].to_pylist()), vectors, 2, 2, 1)
+    tree = build_hierarchy(np.array(item_table["item_id"].to_pylist()), vectors, n_topics=2, n_subinterests=2, seed=1)
+    return item_table, vectors, tree
 
 
-def test_item_embeddings_table_keeps_item_order_and_normalizes(small_tree):
+def test_item_embeddings_table_keeps_item_order_and_both_spaces(small_tree):
     item_table, vectors, tree = small_tree
-    table = conform(ITEM_EMBEDDINGS, item_embeddings_table(DS, item_table, vectors, tree, "m1"))
+    retrieval = np.array([[0.6, 0.8, 0.0]] * 4, dtype=np.float32)
+    engaged = np.array([True, False, True, True])
+    table = conform(ITEM_EMBEDDINGS, item_embeddings_table(DS, item_table, retrieval, vectors, engaged, tree, "m1"))
     assert table["item_id"].to_pylist() == ["b", "a", "d", "c"]
-    assert table["topic_id"].to_pylist() == ["t000", "t000", "t001", "t001"]
-    assert [s.split(".")[0] for s in table["subinterest_id"].to_pylist()] == table["topic_id"].to_pylist()
-    np.testing.assert_allclose(np.linalg.norm(np.array(table["embedding"].to_pylist()), axis=1), 1.0, atol=1e-6)
+    assert table["topic_id"].to_pylist() == ["t0001", "t0001", "t0002", "t0002"]
+    assert table["subinterest_id"].to_pylist() == ["s0001", "s0001", "s0002", "s0002"]
+    assert table["embedding"].to_pylist()[0] == pytest.approx([0.6, 0.8, 0.0])
+    assert table["text_embedding"].to_pylist()[2] == pytest.approx([0.0, 3.0])
+    assert table["factors_source"].to_pylist() == ["engagement", "text", "engagement", "engagement"]
     assert table["text_hash"].to_pylist() == ["hb", "ha", "hd", "hc"]
 
 
-def test_topics_table_has_both_levels_with_parents_sizes_and_labels(small_tree):
+def test_topics_table_has_both_levels_with_parents_sizes_labels_and_medoids(small_tree):
     item_table, _, tree = small_tree
     table = conform(TOPICS, topics_table(DS, item_table, tree, n_keywords=2)).to_pylist()
     topics = [row for row in table if row["level"] == "topic"]
     subs = [row for row in table if row["level"] == "subinterest"]
-    assert [(row["node_id"], row["parent_id"], row["size"]) for row in topics] == [("t000", None, 2), ("t001", None, 2)]
-    assert sum(row["size"] for row in subs) == 4
-    assert all(row["node_id"].startswith(f"{row['parent_id']}.") for row in subs)
+    assert [(row["node_id"], row["parent_id"], row["size"]) for row in topics] == [("t0001", None, 2), ("t0002", None, 2)]
+    assert [(row["node_id"], row["parent_id"]) for row in subs] == [("s0001", "t0001"), ("s0002", "t0002")]
     assert topics[0]["keywords"][0] == "bread" and topics[1]["keywords"][0] == "goal"
     assert topics[0]["label"] == " / ".join(topics[0]["keywords"][:3])
+    # a: (2, 0) and b: (1, 0.1); the centroid of the bread topic leans to the x axis: a is nearest.
+    assert topics[0]["medoid_item_id"] == "a" and topics[1]["medoid_item_id"] == "d"

@@ -1,30 +1,48 @@
-"""Two-level topic hierarchy from item embeddings: topics (coarse), then sub-interests inside each.
+"""The topic tree: many fine k-means clusters, then Ward agglomeration of their centroids.
 
-Pure numpy/scikit-learn on the driver: the items are sorted by id before clustering and node ids
-are ordered by each cluster's smallest item id, so the same input and seed give the same tree.
+PinnerSage builds interests by hierarchical agglomerative (Ward) clustering; over a whole catalog
+that is O(N^2), so the tree is built in two steps that scale:
+
+1. **Fine clusters.** k-means into ``fine_clusters`` groups (default ``round(4 * sqrt(n))``, at
+   most 1,000 and at most the number of distinct vectors), fitted on a seeded sample of at most
+   ``sample_size`` items; every item is then assigned to its nearest fine centroid in blocks.
+2. **Ward over the fine centroids**, each weighted by its size (Lance-Williams updates start from
+   the sizes, so merging two fine clusters costs what merging their items would). One dendrogram
+   is cut twice: at ``n_subinterests`` clusters and at ``n_topics`` clusters, so every topic is a
+   union of sub-interests and the tree nests by construction.
+
+**Counts from the data.** When a count is not pinned by config, it is the cut where the next Ward
+merge costs the most relative to the previous one (the largest jump in merge height). Sub-interests
+first, over ``[3, fine - 1]`` (the finest strong structure: below it merges only join fragments of one
+group); then topics over ``[2, min(30, sub-interests - 1)]``, the strongest structure above it. A jump
+means the next merge would glue together groups that are far apart relative to everything merged so far.
+
+Deterministic: items are sorted by id first, k-means is seeded, ties are broken by index, and node
+ids (``t0001``, ``s0001``) are numbered in order of each node's first item; ``stable_ids`` then
+renames nodes to match the night before.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from interests.hierarchy.labels import label_keywords, tokenize
+
+__all__ = ["SUBINTEREST", "TOPIC", "Hierarchy", "build_hierarchy", "label_keywords", "tokenize"]
+
 TOPIC = "topic"
 SUBINTEREST = "subinterest"
-
-_WORD = re.compile(r"[a-z][a-z'-]{2,}")
-_STOPWORDS = frozenset(
-    ["the", "and", "for", "with", "this", "that", "from", "your", "you", "are", "was", "were", "have", "has", "had", "not", "but", "all", "any", "can", "its", "our", "out", "who", "how", "why", "what", "when", "where", "which", "will", "just", "more", "most", "very", "into", "over", "than", "then", "them", "they", "their", "there", "these", "those", "about", "after", "before", "also", "been", "being", "both", "each", "few", "here", "some", "such", "only", "own", "same", "too", "under", "until", "while", "would", "could", "should", "may", "might", "must", "shall", "one", "two", "new", "best", "great", "good", "today"]
-)
+MAX_FINE_CLUSTERS = 1_000
+MAX_TOPICS_FROM_DATA = 30
+ASSIGN_BLOCK = 65_536
 
 
 @dataclass(frozen=True)
 class Hierarchy:
-    """Item assignments and node centroids of a two-level hierarchy."""
+    """Item assignments, node centroids, sizes and medoids of a two-level tree."""
 
     item_ids: np.ndarray  # (n,) str, sorted
     topic_of_item: np.ndarray  # (n,) int index into topic_ids
@@ -34,6 +52,14 @@ class Hierarchy:
     parent_of_subinterest: np.ndarray  # (n_sub,) int index into topic_ids
     topic_centroids: np.ndarray  # (n_topics, d) float32, unit norm
     subinterest_centroids: np.ndarray  # (n_sub, d) float32, unit norm
+    topic_medoids: list[str]  # item id nearest each topic's centroid
+    subinterest_medoids: list[str]
+    topic_sizes: np.ndarray  # (n_topics,) int
+    subinterest_sizes: np.ndarray  # (n_sub,) int
+
+    def renamed(self, topic_ids: list[str], subinterest_ids: list[str]) -> Hierarchy:
+        """The same tree with other node ids (same order)."""
+        return replace(self, topic_ids=list(topic_ids), subinterest_ids=list(subinterest_ids))
 
 
 def _normalize(matrix: np.ndarray) -> np.ndarray:
@@ -41,90 +67,162 @@ def _normalize(matrix: np.ndarray) -> np.ndarray:
     return (matrix / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
-def _kmeans(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Cluster labels of unit vectors (k-means on the sphere is k-means on normalized rows)."""
-    from sklearn.cluster import KMeans
-
-    k = max(1, min(k, len(np.unique(vectors, axis=0))))
-    if k == 1:
-        return np.zeros(len(vectors), dtype=np.int64)
-    model = KMeans(n_clusters=k, n_init=4, random_state=seed, algorithm="lloyd")
-    return model.fit_predict(vectors.astype(np.float64)).astype(np.int64)
+def default_fine_clusters(n_items: int) -> int:
+    """``round(4 * sqrt(n))``, between 2 and 1,000."""
+    return int(min(MAX_FINE_CLUSTERS, max(2, round(4 * math.sqrt(n_items)))))
 
 
-def _relabel_by_first_member(labels: np.ndarray) -> np.ndarray:
-    """Renumber clusters in order of their first member (rows are sorted by item id)."""
-    _, first_index = np.unique(labels, return_index=True)
-    order = np.unique(labels)[np.argsort(first_index)]
-    mapping = {old: new for new, old in enumerate(order)}
-    return np.array([mapping[label] for label in labels], dtype=np.int64)
+def _fine_clusters(vectors: np.ndarray, k: int, seed: int, sample_size: int) -> np.ndarray:
+    """Fine cluster label of every row: k-means on a seeded sample, then nearest centroid in blocks."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    n = len(vectors)
+    if n <= sample_size:
+        model = KMeans(n_clusters=k, n_init=1, random_state=seed, algorithm="lloyd").fit(vectors)
+        return model.labels_.astype(np.int64)
+    sample = np.sort(np.random.default_rng(seed).choice(n, size=sample_size, replace=False))
+    model = MiniBatchKMeans(
+        n_clusters=k, n_init=1, random_state=seed, batch_size=4096, max_iter=50, max_no_improvement=5
+    ).fit(vectors[sample])
+    centroids = model.cluster_centers_.astype(np.float32)
+    squared = np.einsum("ij,ij->i", centroids, centroids)
+    labels = np.empty(n, dtype=np.int64)
+    for begin in range(0, n, ASSIGN_BLOCK):
+        block = vectors[begin : begin + ASSIGN_BLOCK]
+        labels[begin : begin + ASSIGN_BLOCK] = np.argmin(squared[None, :] - 2.0 * block @ centroids.T, axis=1)
+    return labels
+
+
+def ward_merges(centroids: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Size-weighted Ward agglomeration of centroids: the (a, b) pairs merged in order, and each merge's cost.
+
+    The cost of merging clusters i and j is ``n_i n_j / (n_i + n_j) * |c_i - c_j|^2``, the rise in
+    within-cluster sum of squares; Lance-Williams updates keep it exact as clusters grow. A merged
+    cluster keeps the smaller index of the two. O(k^2) memory, O(k^2) numpy work per merge.
+    """
+    k = len(centroids)
+    c = np.asarray(centroids, dtype=np.float64)
+    n = np.asarray(sizes, dtype=np.float64).copy()
+    squared = np.einsum("ij,ij->i", c, c)
+    distance = np.maximum(squared[:, None] + squared[None, :] - 2.0 * c @ c.T, 0.0)
+    cost = (n[:, None] * n[None, :]) / (n[:, None] + n[None, :]) * distance
+    alive = np.ones(k, dtype=bool)
+    np.fill_diagonal(cost, np.inf)
+    pairs = np.empty((max(k - 1, 0), 2), dtype=np.int64)
+    heights = np.empty(max(k - 1, 0))
+    for step in range(k - 1):
+        flat = int(np.argmin(cost))
+        a, b = divmod(flat, k)
+        a, b = min(a, b), max(a, b)
+        pairs[step], heights[step] = (a, b), cost[a, b]
+        others = alive.copy()
+        others[[a, b]] = False
+        n_a, n_b, n_o = n[a], n[b], n[others]
+        updated = ((n_o + n_a) * cost[a, others] + (n_o + n_b) * cost[b, others] - n_o * cost[a, b]) / (n_o + n_a + n_b)
+        cost[a, others] = updated
+        cost[others, a] = updated
+        cost[b, :] = np.inf
+        cost[:, b] = np.inf
+        n[a] += n[b]
+        alive[b] = False
+    return pairs, heights
+
+
+def cut(pairs: np.ndarray, n_leaves: int, n_clusters: int) -> np.ndarray:
+    """Cluster label of each leaf when the merges stop at ``n_clusters`` clusters (labels 0..n_clusters-1)."""
+    parent = np.arange(n_leaves)
+    for a, b in pairs[: n_leaves - n_clusters]:
+        parent[parent == b] = a
+    _, labels = np.unique(parent, return_inverse=True)
+    return labels.astype(np.int64)
+
+
+def count_from_heights(heights: np.ndarray, n_leaves: int, low: int, high: int) -> int:
+    """The number of clusters in [low, high] before the largest relative jump in Ward merge cost."""
+    high = min(high, n_leaves - 1)
+    if high < low:
+        return max(1, min(low, n_leaves))
+    best, best_ratio = low, -1.0
+    for k in range(low, high + 1):
+        # Going from k+1 to k clusters is merge number n - k - 1 (0-based); from k to k-1 the next one.
+        before, after = heights[n_leaves - k - 1], heights[n_leaves - k]
+        ratio = after / before if before > 0 else (np.inf if after > 0 else 1.0)
+        if ratio > best_ratio:
+            best, best_ratio = k, ratio
+    return best
+
+
+def _renumber_by_first_item(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered in order of their first row (rows are sorted by item id)."""
+    _, first = np.unique(labels, return_index=True)
+    order = np.unique(labels)[np.argsort(first)]
+    mapping = np.empty(labels.max() + 1, dtype=np.int64)
+    mapping[order] = np.arange(len(order))
+    return mapping[labels]
+
+
+def _centroids_and_medoids(vectors: np.ndarray, labels: np.ndarray, k: int, item_ids: np.ndarray):
+    sums = np.zeros((k, vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels, vectors)
+    centroids = _normalize(sums)
+    similarity = np.einsum("ij,ij->i", vectors, centroids[labels])
+    medoids = []
+    for node in range(k):
+        members = np.flatnonzero(labels == node)
+        medoids.append(str(item_ids[members[np.argmax(similarity[members])]]))  # argmax: first (smallest id) of ties
+    return centroids, medoids, np.bincount(labels, minlength=k)
 
 
 def build_hierarchy(
-    item_ids: np.ndarray, vectors: np.ndarray, n_topics: int, subinterests_per_topic: int, seed: int
+    item_ids: np.ndarray, vectors: np.ndarray, *, n_topics: int | None, n_subinterests: int | None, seed: int,
+    fine_clusters: int | None = None, sample_size: int = 200_000,
 ) -> Hierarchy:
-    """Cluster items into topics, then each topic's items into sub-interests."""
+    """Topics and sub-interests over item vectors; counts pinned or chosen from the data (module docstring)."""
     if len(item_ids) == 0:
         raise ValueError("cannot build a hierarchy from zero items")
     if len(item_ids) != len(vectors):
         raise ValueError(f"{len(item_ids)} item ids but {len(vectors)} vectors")
-    order = np.argsort(item_ids, kind="stable")
+    order = np.argsort(np.asarray(item_ids), kind="stable")
     item_ids = np.asarray(item_ids)[order]
     vectors = _normalize(np.asarray(vectors, dtype=np.float32)[order])
+    n = len(item_ids)
 
-    topic_of_item = _relabel_by_first_member(_kmeans(vectors, n_topics, seed))
-    subinterest_of_item = np.empty(len(item_ids), dtype=np.int64)
-    parents: list[int] = []
-    for topic in range(topic_of_item.max() + 1):
-        members = np.flatnonzero(topic_of_item == topic)
-        local = _relabel_by_first_member(_kmeans(vectors[members], subinterests_per_topic, seed + topic))
-        subinterest_of_item[members] = len(parents) + local
-        parents.extend([topic] * (local.max() + 1))
+    distinct = len(np.unique(vectors, axis=0)) if n <= sample_size else n
+    k_fine = max(1, min(fine_clusters or default_fine_clusters(n), distinct))
+    fine = _fine_clusters(vectors, k_fine, seed, sample_size) if k_fine > 1 else np.zeros(n, dtype=np.int64)
+    fine = np.unique(fine, return_inverse=True)[1]  # k-means may leave a cluster empty
+    k_fine = int(fine.max()) + 1
+    sums = np.zeros((k_fine, vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, fine, vectors)
+    sizes = np.bincount(fine, minlength=k_fine)
+    pairs, heights = ward_merges(sums / sizes[:, None], sizes)
 
-    n_topics_found = int(topic_of_item.max()) + 1
-    topic_ids = [f"t{topic:03d}" for topic in range(n_topics_found)]
-    local_index = Counter()
-    subinterest_ids = []
-    for parent in parents:
-        subinterest_ids.append(f"{topic_ids[parent]}.s{local_index[parent]:02d}")
-        local_index[parent] += 1
+    if n_subinterests is None:
+        low = 3 if n_topics is None else n_topics + 1
+        n_subinterests = count_from_heights(heights, k_fine, low, k_fine - 1)
+    n_subinterests = max(1, min(n_subinterests, k_fine))
+    if n_topics is None:
+        n_topics = count_from_heights(heights, k_fine, 2, min(MAX_TOPICS_FROM_DATA, n_subinterests - 1))
+    n_topics = max(1, min(n_topics, n_subinterests))
+
+    subinterest_of_item = _renumber_by_first_item(cut(pairs, k_fine, n_subinterests)[fine])
+    topic_of_item = _renumber_by_first_item(cut(pairs, k_fine, n_topics)[fine])
+    n_sub, n_top = int(subinterest_of_item.max()) + 1, int(topic_of_item.max()) + 1
+    parent = np.zeros(n_sub, dtype=np.int64)
+    parent[subinterest_of_item] = topic_of_item
+    topic_centroids, topic_medoids, topic_sizes = _centroids_and_medoids(vectors, topic_of_item, n_top, item_ids)
+    sub_centroids, sub_medoids, sub_sizes = _centroids_and_medoids(vectors, subinterest_of_item, n_sub, item_ids)
     return Hierarchy(
         item_ids=item_ids,
         topic_of_item=topic_of_item,
         subinterest_of_item=subinterest_of_item,
-        topic_ids=topic_ids,
-        subinterest_ids=subinterest_ids,
-        parent_of_subinterest=np.array(parents, dtype=np.int64),
-        topic_centroids=_centroids(vectors, topic_of_item, n_topics_found),
-        subinterest_centroids=_centroids(vectors, subinterest_of_item, len(parents)),
+        topic_ids=[f"t{i + 1:04d}" for i in range(n_top)],
+        subinterest_ids=[f"s{i + 1:04d}" for i in range(n_sub)],
+        parent_of_subinterest=parent,
+        topic_centroids=topic_centroids,
+        subinterest_centroids=sub_centroids,
+        topic_medoids=topic_medoids,
+        subinterest_medoids=sub_medoids,
+        topic_sizes=topic_sizes,
+        subinterest_sizes=sub_sizes,
     )
-
-
-def _centroids(vectors: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    sums = np.zeros((k, vectors.shape[1]), dtype=np.float64)
-    np.add.at(sums, labels, vectors)
-    return _normalize(sums)
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case words of three letters or more, without stopwords."""
-    return [word for word in _WORD.findall(text.lower()) if word not in _STOPWORDS]
-
-
-def label_keywords(texts: list[str], labels: np.ndarray, k: int, n_keywords: int) -> list[list[str]]:
-    """Top keywords per cluster by class-based TF-IDF (a word's share in the cluster x its rarity across clusters)."""
-    counts = [Counter() for _ in range(k)]
-    for text, label in zip(texts, labels):
-        counts[label].update(tokenize(text))
-    clusters_with = Counter()
-    for counter in counts:
-        clusters_with.update(counter.keys())
-    keywords = []
-    for counter in counts:
-        total = sum(counter.values()) or 1
-        scored = sorted(
-            counter.items(),
-            key=lambda pair: (-(pair[1] / total) * math.log(1 + k / clusters_with[pair[0]]), pair[0]),
-        )
-        keywords.append([word for word, _ in scored[:n_keywords]])
-    return keywords
