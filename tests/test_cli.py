@@ -11,6 +11,7 @@ import pytest
 from interests.catalog import ITEM_EMBEDDINGS
 from interests.cli import main
 from interests.lake import Lake
+from interests.runtime import record_stage
 
 DS = "2026-11-20"
 
@@ -44,8 +45,9 @@ def test_check_landing_rejects_a_bad_ds(paths, caplog):
 def test_summary_lists_every_table_with_its_rows(paths, capsys):
     _, lake_root, _ = paths
     rows = pa.table({
-        "ds": [DS], "item_id": ["i1"], "embedding": [[1.0, 0.0]], "topic_id": ["t000"],
-        "subinterest_id": ["t000.s00"], "model_version": ["m"], "text_hash": ["h"],
+        "ds": [DS], "item_id": ["i1"], "embedding": [[1.0, 0.0]], "text_embedding": [[1.0, 0.0]],
+        "factors_source": ["engagement"], "topic_id": ["t0001"], "subinterest_id": ["s0001"], "model_version": ["m"],
+        "text_hash": ["h"],
     })
     Lake(lake_root).write_partition(ITEM_EMBEDDINGS, DS, rows)
     assert main(["summary", "--ds", DS]) == 0
@@ -55,11 +57,21 @@ def test_summary_lists_every_table_with_its_rows(paths, capsys):
     assert "user_topics" in out and "make mlflow-ui" in out
 
 
-def test_evaluate_prints_nmi_against_the_planted_truth(paths, capsys):
+def _night_figures(lake_root) -> None:
+    """A stage_runs row of build_hierarchy with evaluation figures, as a night leaves it."""
+    metrics = {"evaluation.users.report": 40.0, "evaluation.ratio.best_level_to_ease": 1.25}
+    for method, recall in (("user", 0.30), ("subinterest", 0.25), ("ease", 0.24), ("popular", 0.05), ("text", 0.10)):
+        metrics |= {f"evaluation.{method}.recall_at_10": recall, f"evaluation.{method}.recall_at_50": 2 * recall,
+                    f"evaluation.{method}.ndcg_at_10": recall / 2, f"evaluation.{method}.users": 40.0}
+    record_stage(Lake(lake_root), DS, "build_hierarchy", "r1", {"items": 4}, metrics)
+
+
+def test_evaluate_prints_the_nights_retrieval_figures_and_nmi(paths, capsys):
     _, lake_root, tmp_path = paths
     found = pa.table({
         "ds": [DS] * 4, "item_id": ["a", "b", "c", "d"], "embedding": [[1.0, 0.0]] * 4,
-        "topic_id": ["t000", "t000", "t001", "t001"], "subinterest_id": ["t000.s00", "t000.s01", "t001.s00", "t001.s00"],
+        "text_embedding": [[1.0, 0.0]] * 4, "factors_source": ["engagement"] * 4,
+        "topic_id": ["t0001", "t0001", "t0002", "t0002"], "subinterest_id": ["s0001", "s0002", "s0003", "s0003"],
         "model_version": ["m"] * 4, "text_hash": ["h"] * 4,
     })
     Lake(lake_root).write_partition(ITEM_EMBEDDINGS, DS, found)
@@ -67,8 +79,16 @@ def test_evaluate_prints_nmi_against_the_planted_truth(paths, capsys):
     truth.mkdir()
     pq.write_table(pa.table({"item_id": ["a", "b", "c", "d"], "topic": [5, 5, 7, 7], "subinterest": [1, 2, 3, 4]}),
                    truth / "items.parquet")
-    assert main(["evaluate", "--ds", DS, "--truth", str(truth)]) == 0
-    scores = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", "--ds", DS]) == 2  # no figures yet: the night has not run
+    _night_figures(lake_root)
+    assert main(["evaluate", "--ds", DS, "--truth", str(truth), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    scores = result["topic_recovery"]
     assert scores["topic_nmi"] == pytest.approx(1.0)
     assert scores["subinterest_nmi"] < 1.0
     assert scores["items"] == 4
+    assert result["retrieval"]["user.recall_at_10"] == pytest.approx(0.30)
+    assert main(["evaluate", "--ds", DS]) == 0
+    out = capsys.readouterr().out
+    assert "user 0.300, subinterest 0.250, ease 0.240, popular 0.050, text 0.100; best level / EASE = 1.25" in out
+    assert "sub-interest level (40)" in out

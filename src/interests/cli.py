@@ -39,6 +39,9 @@ def _summary(args: argparse.Namespace) -> int:
         latest = max(runs, key=lambda row: row["published_at"])
         lines += ["", (f"  last publish: {latest['status']} (run {latest['run_id']}, quality passed: "
                        f"{latest['quality_passed']}), models: {dict(latest['registered_models'])}")]
+    from interests.evaluation.report import headline, night_metrics
+
+    lines += ["", f"  {headline(night_metrics(lake, ds))}", f"  (all figures: interests evaluate --ds {ds})"]
     if args.truth:
         from interests.evaluation import read_truth_items, topic_recovery
 
