@@ -6,6 +6,19 @@ plus, outside the landing zone, the truth they were drawn from: which sub-intere
 item belongs to, every user's interest weights per day, and how many dirty lines of each
 kind were planted with the outcome a correct cleaner must give them.
 
+**Behaviour that text does not reveal.** An item's text follows its sub-interest (topic words,
+sub-interest words, filler). Who engages with it follows its *taste*: half of the items of a
+sub-interest (a hidden bit) share a taste with half of the items of a sub-interest of another
+topic. Users hold 1-5 tastes with drifting weights and engage with items of their tastes in
+proportion to item popularity (heavy-tailed); an item is three times as popular on the day it
+lands. So text narrows an item down to two tastes, and only co-engagement tells which: a pipeline
+that learns from behaviour can beat one that reads text alone, measurably.
+
+Truth files: ``items.parquet`` (item_id, topic, subinterest, taste, topic_name, subinterest_name,
+first_ds); ``user_interests/ds=D.parquet`` (user_id, taste, subinterest, topic, weight: one row per
+taste a user holds that day; a taste is numbered like its first sub-interest, so subinterest and
+topic name that half); ``dirt/ds=D.json`` (per-kind dirt counts and the cleaner's expected outcome).
+
 Everything is vectorized with numpy and assembled into JSON lines with Arrow string
 kernels, so a million events cost seconds; only the few dirty lines are built in Python.
 One day of events is held in memory at a time. Same config, same bytes.
@@ -136,6 +149,10 @@ _TEXT_CHUNK_ROWS: Final[int] = 32_768
 # Stream ids keep each random component independent of the others (and of the day count).
 _STREAM_WORLD, _STREAM_DRIFT, _STREAM_ITEMS, _STREAM_TEXTS = 1, 2, 3, 4
 _STREAM_EVENTS, _STREAM_DIRT, _STREAM_BOTS, _STREAM_SHUFFLE = 5, 6, 7, 8
+_STREAM_TASTES = 9
+
+FRESH_ITEM_BOOST: Final[float] = 3.0
+"""An item's popularity is multiplied by this on the day it lands, so new items get engaged at once."""
 
 
 # --------------------------------------------------------------------------------------
@@ -223,8 +240,15 @@ class SyntheticConfig:
 
     @property
     def new_items_per_day(self) -> int:
-        """Items added to the catalog on each day after the first."""
-        return max(1, self.items // 500)
+        """Items added to the catalog on each day after the first (about 1%)."""
+        return max(1, self.items // 100)
+
+    @property
+    def taste_shift(self) -> int:
+        """A taste joins sub-interest s with sub-interest s - taste_shift: one topic over, when there are two."""
+        if self.topics > 1:
+            return self.subinterests_per_topic
+        return 1 if self.subinterests > 1 else 0
 
     def day_dates(self) -> list[date]:
         """Every generated day, in order."""
@@ -618,9 +642,10 @@ class _World:
     config: SyntheticConfig
     vocabulary: _Vocabulary
     item_subinterest: np.ndarray
+    item_taste: np.ndarray
     item_weight: np.ndarray
     item_first_day: np.ndarray
-    user_subinterest: np.ndarray  # (users, 5), -1 where the slot is unused
+    user_subinterest: np.ndarray  # (users, 5): the taste each slot holds, -1 where unused
     user_weight: np.ndarray  # (users, 5), 0 where the slot is unused
     user_ids: pa.Array
     item_ids: pa.Array = field(init=False)
@@ -634,10 +659,11 @@ class _World:
         """Items in the catalog so far."""
         return int(self.item_subinterest.size)
 
-    def add_items(self, subinterest: np.ndarray, weight: np.ndarray, day_index: int) -> None:
+    def add_items(self, subinterest: np.ndarray, taste: np.ndarray, weight: np.ndarray, day_index: int) -> None:
         """Append new items to the catalog."""
         first = self.n_items
         self.item_subinterest = np.concatenate([self.item_subinterest, subinterest])
+        self.item_taste = np.concatenate([self.item_taste, taste])
         self.item_weight = np.concatenate([self.item_weight, weight])
         self.item_first_day = np.concatenate(
             [self.item_first_day, np.full(subinterest.size, day_index, dtype=np.int32)]
@@ -651,13 +677,19 @@ class _World:
         # x / x is exactly 1.0, so trailing unused slots can never be drawn.
         return np.ascontiguousarray((cumulative / cumulative[:, -1:]).T[:-1], dtype=np.float32)
 
-    def held_subinterest(self, users: np.ndarray, slot: np.ndarray) -> np.ndarray:
-        """The sub-interest each (user, slot) pair holds."""
+    def held_taste(self, users: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        """The taste each (user, slot) pair holds."""
         return self.user_subinterest.reshape(-1)[users * _MAX_SLOTS + slot]
 
-    def item_sampler(self) -> _ItemSampler:
-        """A sampler of items within sub-interests, by item popularity."""
-        return _ItemSampler.build(self.item_subinterest, self.item_weight, self.config.subinterests)
+    def taste_words(self, rng: np.random.Generator, taste: np.ndarray) -> np.ndarray:
+        """For each taste, one of the two sub-interests it is made of (50/50): whose words describe it."""
+        other = (taste - self.config.taste_shift) % self.config.subinterests
+        return np.where(rng.random(taste.size) < 0.5, taste, other)
+
+    def item_sampler(self, day_index: int) -> _ItemSampler:
+        """A sampler of items within tastes, by item popularity; items new that day are boosted."""
+        fresh = np.where(self.item_first_day == day_index, FRESH_ITEM_BOOST, 1.0) if day_index > 0 else 1.0
+        return _ItemSampler.build(self.item_taste, self.item_weight * fresh, self.config.subinterests)
 
 
 @dataclass
@@ -709,6 +741,7 @@ def _build_world(config: SyntheticConfig) -> _World:
     # Items spread evenly over sub-interests, with heavy-tailed popularity inside each.
     item_sub = rng.permutation(np.arange(config.items) % n_sub).astype(np.int64)
     item_weight = rng.pareto(1.2, config.items) + 1.0
+    item_taste = _taste_of(config, item_sub, _rng(config.seed, _STREAM_TASTES).random(config.items) < 0.5)
 
     # Users: a main topic, 1-5 distinct sub-interests mostly from it, Dirichlet weights.
     topic_popularity = _zipf_weights(rng, n_topics, 0.6)
@@ -735,12 +768,23 @@ def _build_world(config: SyntheticConfig) -> _World:
         config=config,
         vocabulary=_Vocabulary.build(config),
         item_subinterest=item_sub,
+        item_taste=item_taste,
         item_weight=item_weight,
         item_first_day=np.zeros(config.items, dtype=np.int32),
         user_subinterest=slots,
         user_weight=weights,
         user_ids=_concat("u", _digits(np.arange(users), 7)),
     )
+
+
+def _taste_of(config: SyntheticConfig, subinterest: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """Taste of items: their own sub-interest, or (hidden bit set) the taste one topic over.
+
+    Taste t is then the items of sub-interest t without the bit plus the items of sub-interest
+    t - taste_shift with it: half of one sub-interest and half of another, from another topic. Text
+    (which follows the sub-interest) says an item is one of two tastes; only behaviour says which.
+    """
+    return np.where(hidden, (subinterest + config.taste_shift) % config.subinterests, subinterest).astype(np.int64)
 
 
 def _drift_interests(world: _World, day_index: int) -> None:
@@ -848,8 +892,10 @@ def _land_items(world: _World, day_index: int, day_start: int) -> pa.Array:
             existing, size=round(existing * config.item_change_rate), replace=False
         )
         n_new = config.new_items_per_day
+        subinterest = rng.integers(0, config.subinterests, n_new)
         world.add_items(
-            rng.integers(0, config.subinterests, n_new),
+            subinterest,
+            _taste_of(config, subinterest, rng.random(n_new) < 0.5),
             rng.pareto(1.2, n_new) + 1.0,
             day_index,
         )
@@ -891,7 +937,7 @@ def _user_text_lines(
     lengths = rng.integers(10, 31, n)
     owner_user = np.repeat(users, lengths)
     slot = _sample_slots(rng, cumulative, owner_user)
-    sub = world.held_subinterest(owner_user, slot)
+    sub = world.taste_words(rng, world.held_taste(owner_user, slot))
     index = world.vocabulary.pick(rng, sub, None, sub_share=0.75)
     text = _join_words(world.vocabulary.words, index, lengths)
 
@@ -1026,12 +1072,13 @@ def _clean_events(
     users = np.repeat(active, counts)
     n = users.size
     slot = _sample_slots(rng, world.cumulative_weights(), users)
-    sub = world.held_subinterest(users, slot)
+    taste = world.held_taste(users, slot)
+    item = sampler.sample(rng, taste)
     return _EventBatch(
         seq=np.arange(n, dtype=np.int64),
         user_ids=world.user_ids.take(users),
-        item=sampler.sample(rng, sub),
-        subinterest=sub,
+        item=item,
+        subinterest=world.item_subinterest[item],
         event_type=rng.choice(len(EVENT_TYPES), size=n, p=EVENT_TYPE_PROBABILITIES),
         ts_ms=day_start + rng.integers(0, _DAY_MS, n),
     )
@@ -1233,7 +1280,7 @@ def _land_events(world: _World, day_index: int, day: date) -> tuple[pa.Array, di
     rng = _rng(config.seed, _STREAM_EVENTS, day_index)
     dirt_rng = _rng(config.seed, _STREAM_DIRT, day_index)
 
-    clean = _clean_events(world, rng, day_start, world.item_sampler())
+    clean = _clean_events(world, rng, day_start, world.item_sampler(day_index))
     clean_lines = _render_events(world, rng, clean, ds_compact)
     n_clean = clean.seq.size
 
@@ -1293,10 +1340,11 @@ def _land_events(world: _World, day_index: int, day: date) -> tuple[pa.Array, di
 def _user_interest_table(world: _World) -> pa.Table:
     """Today's planted user -> sub-interest weights, one row per held sub-interest."""
     users, slots = np.nonzero(world.user_subinterest >= 0)
-    sub = world.user_subinterest[users, slots]
+    sub = world.user_subinterest[users, slots]  # the taste; numbered like its first sub-interest
     return pa.table(
         {
             "user_id": world.user_ids.take(users),
+            "taste": pa.array(sub.astype(np.int32)),
             "subinterest": pa.array(sub.astype(np.int32)),
             "topic": pa.array((sub // world.config.subinterests_per_topic).astype(np.int32)),
             "weight": pa.array(world.user_weight[users, slots]),
@@ -1314,6 +1362,7 @@ def _item_table(world: _World) -> pa.Table:
             "item_id": world.item_ids,
             "topic": pa.array(topic.astype(np.int32)),
             "subinterest": pa.array(sub.astype(np.int32)),
+            "taste": pa.array(world.item_taste.astype(np.int32)),
             "topic_name": pa.array(world.vocabulary.topic_names).take(topic),
             "subinterest_name": pa.array(world.vocabulary.subinterest_names).take(sub),
             "first_ds": days.take(world.item_first_day),
