@@ -43,6 +43,7 @@ generate: install ## Generate the synthetic landing zone for the days up to DS (
 night: install ## Run the nightly DAG for DS through Airflow (airflow dags test), on LANDING or the generated data
 	@$(BIN)/interests check-landing --ds $(DS)
 	scripts/airflow.sh dags test interests_nightly $(DS)
+	@$(BIN)/interests check-night --ds $(DS)
 
 summary: install ## Print where DS's tables are, their row counts and how to look at them
 	$(BIN)/interests summary --ds $(DS) $(if $(LANDING),,--truth $(TRUTH))
@@ -63,7 +64,7 @@ bench: install ## Run the benchmarks under benchmarks/ (ratios against a baselin
 
 backfill: install ## Run the nightly DAG for every day START..END (inclusive), oldest first
 	@day=$(START); while [[ "$$day" < "$(END)" || "$$day" == "$(END)" ]]; do \
-		echo "== backfill ds=$$day"; scripts/airflow.sh dags test interests_nightly $$day || exit 1; \
+		echo "== backfill ds=$$day"; scripts/airflow.sh dags test interests_nightly $$day && $(BIN)/interests check-night --ds $$day || exit 1; \
 		day=$$(date -u -d "$$day + 1 day" +%F); done
 
 airflow: install ## Start Airflow (scheduler + UI) with the project-local AIRFLOW_HOME

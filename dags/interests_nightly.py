@@ -42,7 +42,9 @@ same input would fail again. Fix the input, then clear the task.
 **Set at parse time from the environment:** `INTERESTS_HOME` (project root; default: the parent
 of this `dags/` folder), `INTERESTS_PYTHON` (interpreter for the jobs; default: the one parsing
 this file), `INTERESTS_DAG_CATCHUP` (`true` to create every missed night since `start_date`;
-default `false`).
+default `false`), `INTERESTS_DAG_START_DATE` (YYYY-MM-DD, the deployment's first night; default
+1970-01-01 so that a night for any day, years back included, runs its tasks: Airflow schedules no
+task for a logical date before `start_date`; catchup requires it to be set).
 """
 
 from __future__ import annotations
@@ -70,9 +72,29 @@ def _env_flag(name: str, default: bool) -> bool:
     )
 
 
+EARLIEST_NIGHT = datetime(1970, 1, 1, tzinfo=UTC)
+"""Default start_date: a night for any day can run (a task never runs for a ds before its DAG's start_date)."""
+
+
+def _env_date(name: str, default: datetime) -> datetime:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a day; use YYYY-MM-DD") from None
+
+
 PROJECT_HOME = Path(os.environ.get("INTERESTS_HOME") or Path(__file__).resolve().parents[1])
 PYTHON = os.environ.get("INTERESTS_PYTHON") or sys.executable
 CATCHUP = _env_flag("INTERESTS_DAG_CATCHUP", default=False)
+START_DATE = _env_date("INTERESTS_DAG_START_DATE", default=EARLIEST_NIGHT)
+if CATCHUP and "INTERESTS_DAG_START_DATE" not in os.environ:
+    raise ValueError(
+        "INTERESTS_DAG_CATCHUP=true needs INTERESTS_DAG_START_DATE (the deployment's first night): "
+        f"catching up from the default {EARLIEST_NIGHT:%Y-%m-%d} would schedule decades of nights"
+    )
 
 
 def run_job(job: str) -> JobOperator:
@@ -91,7 +113,7 @@ def run_job(job: str) -> JobOperator:
     dag_id="interests_nightly",
     doc_md=__doc__,
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    start_date=START_DATE,
     catchup=CATCHUP,
     max_active_runs=1,
     default_args={

@@ -192,7 +192,9 @@ def build(context: JobContext) -> dict[str, int]:
     engagements = engagements.cache()
     split_start = als.last_day_start(engagements)
     train, _ = als.split_at(engagements, split_start)
-    sample = collect_split_sample(engagements, catalog, split_start, behaviour.validation_max_users, behaviour.seed)
+    sample = collect_split_sample(
+        engagements, catalog, split_start, behaviour.validation_max_users, behaviour.seed, behaviour.positive_min_weight
+    )
     popularity = item_popularity(train, catalog)
     ease_items = np.argsort(-popularity, kind="stable")[: behaviour.baseline_max_items]
     ease_items = np.sort(ease_items[popularity[ease_items] > 0])
@@ -200,7 +202,7 @@ def build(context: JobContext) -> dict[str, int]:
         sample, text, validation, popularity > 0, text_weight, half_life, width,
         _catalog_order(tree, catalog),
         hierarchy_config.max_subinterests_per_user, popularity, ease_items,
-        engagement_matrix(train, catalog, ease_items, 5_000_000, behaviour.seed),
+        engagement_matrix(train, catalog, ease_items, 5_000_000, behaviour.seed, behaviour.positive_min_weight),
     )
     engagements.unpersist()
     context.metrics.update({f"evaluation.{name}": value for name, value in figures.items()})

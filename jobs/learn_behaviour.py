@@ -79,7 +79,9 @@ def learn(context: JobContext) -> dict[str, int]:
     scored: list[Scored] = []
     validation: dict[tuple[int, float], np.ndarray] = {}
     train, _ = als.split_at(engagements, split_start)
-    sample = collect_split_sample(engagements, catalog, split_start, behaviour.validation_max_users, behaviour.seed)
+    sample = collect_split_sample(
+        engagements, catalog, split_start, behaviour.validation_max_users, behaviour.seed, behaviour.positive_min_weight
+    )
     tune_users = len(sample.rows(tune=True))
     if tune_users >= MIN_TUNING_USERS:
         train_ratings = als.ratings(train).cache()

@@ -92,3 +92,9 @@ def test_evaluate_prints_the_nights_retrieval_figures_and_nmi(paths, capsys):
     out = capsys.readouterr().out
     assert "user 0.300, subinterest 0.250, ease 0.240, popular 0.050, text 0.100; best level / EASE = 1.25" in out
     assert "sub-interest level (40)" in out
+
+
+def test_check_night_fails_loudly_unless_the_night_was_published_with_its_tables(paths, caplog):
+    _, lake_root, _ = paths
+    assert main(["check-night", "--ds", "2015-03-01"]) == 2
+    assert "did not produce its tables" in caplog.text and "no publish attempt" in caplog.text

@@ -4,6 +4,7 @@
     interests summary --ds 2026-11-20
     interests evaluate --ds 2026-11-20 --truth data/truth
     interests check-landing --ds 2026-11-20
+    interests check-night --ds 2026-11-20
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from interests.catalog import OUTPUT_TABLES, PIPELINE_RUNS, table, validate_ds
 from interests.config import load_config
-from interests.runtime import configure_logging
+from interests.runtime import EXIT_BAD_INPUT, configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     metrics = night_metrics(lake, ds)
     if not metrics:
         logger.error("no figures for ds=%s under %s: run the night first", ds, config.paths.lake_root)
-        return 2
+        return EXIT_BAD_INPUT
     result: dict = {"retrieval": evaluation(metrics)}
     if args.truth:
         from interests.evaluation import read_truth_items, topic_recovery
@@ -89,6 +90,28 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_night(args: argparse.Namespace) -> int:
+    """Exit 2 unless ds has a published pipeline_runs row and its night tables have rows."""
+    from interests.lake import Lake
+
+    config = load_config()
+    ds = validate_ds(args.ds)
+    lake = Lake(config.paths.lake_root)
+    runs = lake.read(PIPELINE_RUNS, ds=ds).to_pylist()
+    latest = max(runs, key=lambda row: row["published_at"]) if runs else None
+    empty = [name for name in ("item_embeddings", "topics", "user_embeddings")
+             if lake.read(table(name), ds=ds, columns=["ds"]).num_rows == 0]
+    if latest is None or latest["status"] != "published" or empty:
+        state = "no publish attempt" if latest is None else f"last publish {latest['status']}"
+        logger.error(
+            "the night ds=%s did not produce its tables under %s (%s; empty: %s): see the task logs",
+            ds, config.paths.lake_root, state, ", ".join(empty) or "none",
+        )
+        return EXIT_BAD_INPUT
+    logger.info("night ds=%s published (run %s)", ds, latest["run_id"])
+    return 0
+
+
 def _check_landing(args: argparse.Namespace) -> int:
     from interests.landing import LandingDayError, require_landing_day
 
@@ -97,7 +120,7 @@ def _check_landing(args: argparse.Namespace) -> int:
         require_landing_day(config.paths.landing_root, "events", validate_ds(args.ds))
     except LandingDayError as error:
         logger.error("%s", error)
-        return 2
+        return EXIT_BAD_INPUT
     logger.info("landing day ds=%s is present under %s", args.ds, config.paths.landing_root)
     return 0
 
@@ -122,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-landing", help="fail (exit 2) if the landing day's events are missing or empty")
     check.add_argument("--ds", required=True)
     check.set_defaults(handler=_check_landing)
+    night = commands.add_parser("check-night", help="fail (exit 2) unless the night for ds was published with its tables")
+    night.add_argument("--ds", required=True)
+    night.set_defaults(handler=_check_night)
     evaluate = commands.add_parser(
         "evaluate", help="a night's retrieval figures against its baselines (and NMI against a planted truth)"
     )
@@ -139,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except ValueError as error:
         logger.error("%s", error)
-        return 2
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ class BehaviourConfig(_Section):
     )
     regularizations: list[float] = Field([0.01, 0.1], min_length=1, description="ALS regParam values tried.")
     text_weights: list[float] = Field(
-        [0.1, 0.3, 0.5], min_length=1,
+        [0.0, 0.03, 0.1, 0.3], min_length=1,
         description="Shares of the text part in the retrieval space tried (0 = behaviour only, 1 = text only).",
     )
     half_lives_days: list[float] = Field(
@@ -146,6 +146,10 @@ class BehaviourConfig(_Section):
     )
     validation_max_users: int = Field(
         2000, ge=10, description="Most users (with held-out engagements) scored by the time-split validation."
+    )
+    positive_min_weight: float = Field(
+        1.0, ge=0, description="Held-out engagements whose event-type weight is at least this are the ones "
+        "to retrieve (default: clicks and stronger; an impression shows exposure, not preference)."
     )
     baseline_max_items: int = Field(
         5000, ge=10, description="The EASE baseline covers this many most-engaged items (its Gram matrix is items^2)."

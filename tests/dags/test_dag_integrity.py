@@ -182,14 +182,27 @@ def test_nightly_settings_come_from_the_environment(
         INTERESTS_HOME="/srv/interests",
         INTERESTS_PYTHON="/opt/python 3/bin/python",
         INTERESTS_DAG_CATCHUP="true",
+        INTERESTS_DAG_START_DATE="2025-06-01",
     )
     assert dag.catchup is True
+    assert dag.start_date.strftime("%Y-%m-%d") == "2025-06-01"
     task = dag.get_task("clean_events")
     assert task.cwd == "/srv/interests"
     assert (
         shlex.split(_render(dag, "clean_events", ds="2026-11-20", run_id="r"))[0]
         == "/opt/python 3/bin/python"
     )
+
+
+def test_nightly_runs_any_day_by_default_and_catchup_needs_a_first_night(
+    dagbag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dag = _parse_nightly_with(monkeypatch)
+    assert dag.start_date.year <= 1970  # a night for any day runs its tasks
+    with pytest.raises(ValueError, match="INTERESTS_DAG_START_DATE"):
+        _parse_nightly_with(monkeypatch, INTERESTS_DAG_CATCHUP="true")
+    with pytest.raises(ValueError, match="INTERESTS_DAG_START_DATE='last year'"):
+        _parse_nightly_with(monkeypatch, INTERESTS_DAG_START_DATE="last year")
 
 
 def test_nightly_rejects_a_catchup_value_it_does_not_understand(

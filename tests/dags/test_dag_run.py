@@ -67,7 +67,7 @@ def _calls(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_a_night_runs_the_four_jobs_in_order_for_its_ds(
+def test_a_night_runs_every_job_in_order_for_its_ds(
     stand_in_project: Path, marked_python: Path, shared_airflow_home: Path, tmp_path: Path
 ) -> None:
     calls_file = tmp_path / "calls.jsonl"
@@ -93,6 +93,21 @@ def test_a_night_runs_the_four_jobs_in_order_for_its_ds(
         assert os.path.samefile(call["cwd"], stand_in_project)
         assert call["landing_root"] == "/landing/for/this/test"
         assert call["python_marker"] == "yes"
+
+
+def test_a_night_years_in_the_past_runs_its_tasks(
+    stand_in_project: Path, shared_airflow_home: Path, tmp_path: Path
+) -> None:
+    """Backfilling history: a ds long before anything else still schedules every task."""
+    calls_file = tmp_path / "calls.jsonl"
+    result = run_dag_test(
+        stand_in_project, "2015-03-01", {"WIRING_CALLS": str(calls_file)},
+        airflow_home=shared_airflow_home, timeout=600,
+    )
+    assert result.returncode == 0, output_tail(result)
+    calls = _calls(calls_file)
+    assert [call["job"] for call in calls] == list(NIGHTLY_JOBS)
+    assert all(call["argv"][:2] == ["--ds", "2015-03-01"] for call in calls)
 
 
 def test_a_job_rejecting_its_input_fails_the_night_without_retries(

@@ -34,7 +34,7 @@ from interests.evaluation.retrieval import (
 
 logger = logging.getLogger(__name__)
 
-EASE_REGULARIZATIONS = (10.0, 100.0, 1000.0)
+EASE_REGULARIZATIONS = (30.0, 100.0, 300.0, 1000.0)
 MULTI_INTEREST_MIN = 3
 MULTI_INTEREST_SHARE = 0.1
 
@@ -71,13 +71,16 @@ def evaluate_night(
         "text": text_mean_scorer(engaged, text),
     }
     if ease_matrix.shape[0] > 0 and len(ease_items) > 0:
+        # Fitted on who engaged with what at click strength or more, fed each user's decayed, weighted
+        # history (the same input as ours): the strongest of the EASE variants we measured
+        # (docs/decisions.md), its regularization chosen on the tuning half like our hyperparameters.
         best = max(
             EASE_REGULARIZATIONS,
-            key=lambda lam: evaluate(ease_scorer(engaged, ease_weights(ease_matrix, lam), ease_items), sample, tune)[
+            key=lambda lam: evaluate(ease_scorer(weights, ease_weights(ease_matrix, lam), ease_items), sample, tune)[
                 "recall_at_10"
             ],
         )
-        scorers["ease"] = ease_scorer(engaged, ease_weights(ease_matrix, best), ease_items)
+        scorers["ease"] = ease_scorer(weights, ease_weights(ease_matrix, best), ease_items)
     figures: dict[str, float] = {"users.report": float(len(report)), "users.tune": float(len(tune))}
     if scorers.get("ease") is not None:
         figures["ease.regularization"] = best

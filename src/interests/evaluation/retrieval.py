@@ -3,7 +3,9 @@ whole catalog by a scorer built only from what came before it.
 
 Protocol (the same for every method of a run, so their figures compare):
 - the held-out day is the most recent day of engagements in the lookback window, by event time;
-- a user counts when they engaged before it and engaged with at least one *new to them* item on it;
+- a user counts when they engaged before it and engaged with at least one *new to them* item on it
+  at an event-type weight of at least ``behaviour.positive_min_weight`` (clicks and stronger by
+  default: an impression shows what the platform exposed, not what the user wanted);
 - items the user engaged with before the split are not ranked (repeat engagements are not retrieval);
 - ``recall@k`` is the share of the user's held-out items in the top k; ``ndcg@10`` uses binary gains;
   figures are means over users.
@@ -199,12 +201,12 @@ def ease_weights(engaged_top: sp.csr_matrix, regularization: float) -> np.ndarra
     return weights
 
 
-def ease_scorer(engaged: sp.csr_matrix, weights: np.ndarray, top_items: np.ndarray) -> Scorer:
-    """EASE on the most-engaged items; items outside them rank last."""
-    user_top = engaged[:, top_items].tocsr()
+def ease_scorer(history: sp.csr_matrix, weights: np.ndarray, top_items: np.ndarray) -> Scorer:
+    """EASE on the most-engaged items, each user's (decayed, weighted) history as input; other items rank last."""
+    user_top = history[:, top_items].tocsr()
 
     def score(block: np.ndarray) -> np.ndarray:
-        out = np.full((len(block), engaged.shape[1]), -1e9)
+        out = np.full((len(block), history.shape[1]), -1e9)
         out[:, top_items] = np.asarray(user_top[block] @ weights)
         return out
 

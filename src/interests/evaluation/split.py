@@ -39,12 +39,18 @@ def _grouped(user_positions: np.ndarray, n_users: int) -> np.ndarray:
 
 
 def collect_split_sample(
-    engagements: DataFrame, catalog: CatalogIndex, split_start: datetime, max_users: int, seed: int
+    engagements: DataFrame, catalog: CatalogIndex, split_start: datetime, max_users: int, seed: int,
+    positive_min_weight: float = 0.0,
 ) -> SplitSample:
-    """Users with engagements before ``split_start`` and new items from it on, sampled; their data."""
+    """Users with engagements before ``split_start`` and new items from it on, sampled; their data.
+
+    The held-out items are those engaged with at an event-type weight of at least ``positive_min_weight``
+    (clicks and stronger by default: an impression is exposure) and not engaged with before the split.
+    """
     train, held = split_at(engagements, split_start)
     train_pairs = train.select("user_id", "item_id").distinct()
-    novel = held.select("user_id", "item_id").distinct().join(train_pairs, ["user_id", "item_id"], "left_anti")
+    positives = held.where(F.col("base_weight") >= F.lit(float(positive_min_weight)))
+    novel = positives.select("user_id", "item_id").distinct().join(train_pairs, ["user_id", "item_id"], "left_anti")
     candidates = novel.select("user_id").distinct().join(train.select("user_id").distinct(), "user_id")
     sampled = (
         candidates.withColumn("order", F.xxhash64("user_id", F.lit(seed)))
@@ -83,14 +89,17 @@ def item_popularity(train: DataFrame, catalog: CatalogIndex) -> np.ndarray:
 
 
 def engagement_matrix(
-    train: DataFrame, catalog: CatalogIndex, items: np.ndarray, max_pairs: int, seed: int
+    train: DataFrame, catalog: CatalogIndex, items: np.ndarray, max_pairs: int, seed: int, min_weight: float = 0.0
 ) -> sp.csr_matrix:
-    """(users, len(items)) 0/1 engagement before the split, over the given catalog rows.
+    """(users, len(items)) 0/1: engaged before the split at an event-type weight >= min_weight, over the given items.
 
     Users are sampled by hash when there are more than ``max_pairs`` pairs, so the driver holds a bounded matrix.
     """
     chosen = catalog.item_ids[items]
-    pairs = train.select("user_id", "item_id").distinct().where(F.col("item_id").isin(chosen.tolist()))
+    pairs = (
+        train.where(F.col("base_weight") >= F.lit(float(min_weight))).select("user_id", "item_id").distinct()
+        .where(F.col("item_id").isin(chosen.tolist()))
+    )
     total = pairs.count()
     if total > max_pairs:
         keep = max_pairs / total

@@ -11,7 +11,8 @@ sub-interest words, filler). Who engages with it follows its *taste*: half of th
 sub-interest (a hidden bit) share a taste with half of the items of a sub-interest of another
 topic. Users hold 1-5 tastes with drifting weights and engage with items of their tastes in
 proportion to item popularity (heavy-tailed); an item is three times as popular on the day it
-lands. So text narrows an item down to two tastes, and only co-engagement tells which: a pipeline
+lands. Impressions are mostly exposure: 70% of them show a popular item whatever the user's taste,
+so the event type carries how much an engagement says about taste. So text narrows an item down to two tastes, and only co-engagement tells which: a pipeline
 that learns from behaviour can beat one that reads text alone, measurably.
 
 Truth files: ``items.parquet`` (item_id, topic, subinterest, taste, topic_name, subinterest_name,
@@ -150,6 +151,9 @@ _TEXT_CHUNK_ROWS: Final[int] = 32_768
 _STREAM_WORLD, _STREAM_DRIFT, _STREAM_ITEMS, _STREAM_TEXTS = 1, 2, 3, 4
 _STREAM_EVENTS, _STREAM_DIRT, _STREAM_BOTS, _STREAM_SHUFFLE = 5, 6, 7, 8
 _STREAM_TASTES = 9
+
+EXPOSURE_SHARE: Final[float] = 0.7
+"""Share of impressions that show a popular item regardless of the user's taste (exposure, not preference)."""
 
 FRESH_ITEM_BOOST: Final[float] = 3.0
 """An item's popularity is multiplied by this on the day it lands, so new items get engaged at once."""
@@ -421,6 +425,7 @@ _CLIENT_FRAGMENTS: Final = pa.array([f',"client":"{client}"' for client in CLIEN
 _SEARCH: Final[int] = EVENT_TYPES.index("search")
 _DWELL: Final[int] = EVENT_TYPES.index("dwell")
 _CLICK: Final[int] = EVENT_TYPES.index("click")
+_IMPRESSION: Final[int] = EVENT_TYPES.index("impression")
 
 
 def _concat(*parts: Any) -> pa.Array:
@@ -699,6 +704,7 @@ class _ItemSampler:
     order: np.ndarray
     keys: np.ndarray
     group_end: np.ndarray
+    global_cdf: np.ndarray
 
     @classmethod
     def build(
@@ -716,7 +722,12 @@ class _ItemSampler:
         total = (running[group_end] - running[group_start])[sorted_sub]
         local = (running[1:] - base) / total
         local[group_end - 1] = 1.0
-        return cls(order=order, keys=sorted_sub + local, group_end=group_end)
+        global_cdf = np.cumsum(weights) / weights.sum()
+        return cls(order=order, keys=sorted_sub + local, group_end=group_end, global_cdf=global_cdf)
+
+    def sample_any(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """``size`` items drawn by popularity over the whole catalog."""
+        return self.order[np.minimum(np.searchsorted(self.global_cdf, rng.random(size)), len(self.order) - 1)]
 
     def sample(self, rng: np.random.Generator, subinterest: np.ndarray) -> np.ndarray:
         """One item per requested sub-interest."""
@@ -1074,12 +1085,16 @@ def _clean_events(
     slot = _sample_slots(rng, world.cumulative_weights(), users)
     taste = world.held_taste(users, slot)
     item = sampler.sample(rng, taste)
+    event_type = rng.choice(len(EVENT_TYPES), size=n, p=EVENT_TYPE_PROBABILITIES)
+    # An impression is what the platform showed: mostly popular items whatever the user's taste.
+    exposure = (event_type == _IMPRESSION) & (rng.random(n) < EXPOSURE_SHARE)
+    item = np.where(exposure, sampler.sample_any(rng, n), item)
     return _EventBatch(
         seq=np.arange(n, dtype=np.int64),
         user_ids=world.user_ids.take(users),
         item=item,
         subinterest=world.item_subinterest[item],
-        event_type=rng.choice(len(EVENT_TYPES), size=n, p=EVENT_TYPE_PROBABILITIES),
+        event_type=event_type,
         ts_ms=day_start + rng.integers(0, _DAY_MS, n),
     )
 
@@ -1129,6 +1144,7 @@ class _DirtWriter:
         self.day_start = day_start
         self.ds_compact = ds_compact
         self.next_seq = first_seq
+        self._taste_rows: np.ndarray | None = None
 
     def _timestamp(self, ts_ms: int) -> str | int:
         """Half epoch milliseconds, half ISO-8601 with a random offset."""
@@ -1145,8 +1161,18 @@ class _DirtWriter:
         return " ".join(vocabulary.word_list[start + int(p)] for p in picks)
 
     def event(self, event_type: int | None = None) -> dict[str, Any]:
-        """A fresh valid event modelled on a random clean event of the day."""
-        row = int(self.rng.integers(0, self.clean.seq.size))
+        """A fresh valid event modelled on a random clean event of the day.
+
+        An event of a given type copies a non-impression row: impressions are mostly exposure, so
+        their item says nothing of the user's taste, and a click or query must.
+        """
+        if event_type is None:
+            row = int(self.rng.integers(0, self.clean.seq.size))
+        else:
+            if self._taste_rows is None:
+                self._taste_rows = np.flatnonzero(self.clean.event_type != _IMPRESSION)
+            chosen = self._taste_rows
+            row = int(chosen[self.rng.integers(0, chosen.size)]) if chosen.size else 0
         kind = int(self.clean.event_type[row]) if event_type is None else event_type
         seq = self.next_seq
         self.next_seq += 1
