@@ -33,10 +33,8 @@ from interests.behaviour.space import (
 from interests.behaviour.text_mapping import fit_text_to_behaviour
 from interests.catalog import (
     BEHAVIOUR_TUNING,
-    EVENTS_CLEAN,
     ITEM_EMBEDDINGS,
     ITEM_FACTORS,
-    ITEMS,
     TEXT_EMBEDDINGS,
     TOPICS,
     USER_TEXTS,
@@ -54,10 +52,8 @@ from interests.evaluation.split import (
 from interests.hierarchy.clustering import build_hierarchy
 from interests.hierarchy.stable_ids import previous_hierarchy, stabilize_ids
 from interests.hierarchy.tables import (
-    MissingEmbeddingsError,
     embedding_array,
     item_embeddings_table,
-    item_vectors,
     split_profiles,
     topics_table,
 )
@@ -67,6 +63,7 @@ from interests.hierarchy.users import (
     text_signals,
     user_profiles,
 )
+from interests.night_inputs import read_catalog, window_engagements, window_events
 from interests.runtime import BadInputError, JobContext, run_job
 
 logger = logging.getLogger("jobs.build_hierarchy")
@@ -126,15 +123,8 @@ def build(context: JobContext) -> dict[str, int]:
     behaviour, hierarchy_config = config.behaviour, config.hierarchy
     model_version = model_identity(config.encoder.model_path, config.encoder.model_name).model_version
 
-    items = lake.read(ITEMS, ds=ds, columns=["item_id", "text", "text_hash"]).sort_by("item_id")
-    if items.num_rows == 0:
-        raise BadInputError(f"the items table has no rows for ds={ds}: run clean_events for that day first")
-    cache = lake.read(TEXT_EMBEDDINGS, columns=["text_hash", "embedding"], filters=[("model_version", "=", model_version)])
-    try:
-        text = normalize_rows(item_vectors(items, cache, model_version))
-    except MissingEmbeddingsError as error:
-        raise BadInputError(str(error)) from error
-    catalog = CatalogIndex(np.asarray(items.column("item_id").to_pylist(), dtype=object))
+    night = read_catalog(lake, ds, model_version)
+    items, text, catalog = night.items, night.text, night.index
     chosen = _chosen(context)
     text_weight, half_life, width = chosen["text_weight"], chosen["half_life_days"], behaviour.dim_behaviour
     factors, engaged, validation = _factors(context, catalog)
@@ -150,9 +140,8 @@ def build(context: JobContext) -> dict[str, int]:
     lake.write_partition(TOPICS, ds, topics_table(ds, items, tree, hierarchy_config.label_keywords))
 
     # ---- users
-    first_day = (date.fromisoformat(ds) - timedelta(days=hierarchy_config.lookback_days - 1)).isoformat()
-    events = lake.read_spark(EVENTS_CLEAN, ds_from=first_day, ds_to=ds)
-    engagements = als.engagements(events, spark.createDataFrame(items.select(["item_id"])), hierarchy_config.event_weights)
+    events = window_events(lake, ds, config)
+    engagements = window_engagements(lake, spark, ds, config, night)
     mapping = fit_text_to_behaviour(text[engaged], pad_columns(factors, width)[engaged], behaviour.ridge_regularization) \
         if engaged.any() else None
     signals = engagement_signals(engagements, lake.read_spark(ITEM_EMBEDDINGS, ds=ds))

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
 
 from interests.behaviour import als
-from interests.behaviour.space import normalize_rows
 from interests.behaviour.text_mapping import mapping_quality
 from interests.behaviour.tuning import (
     Scored,
@@ -33,10 +31,11 @@ from interests.behaviour.tuning import (
     default_candidate,
     score_grid,
 )
-from interests.catalog import BEHAVIOUR_TUNING, EVENTS_CLEAN, ITEM_FACTORS, ITEMS, TEXT_EMBEDDINGS
+from interests.catalog import BEHAVIOUR_TUNING, ITEM_FACTORS
 from interests.encoding.encoder import model_identity
-from interests.evaluation.split import CatalogIndex, collect_split_sample
-from interests.hierarchy.tables import MissingEmbeddingsError, embedding_array, item_vectors
+from interests.evaluation.split import collect_split_sample
+from interests.hierarchy.tables import embedding_array
+from interests.night_inputs import read_catalog, window_engagements
 from interests.runtime import BadInputError, JobContext, run_job
 
 logger = logging.getLogger("jobs.learn_behaviour")
@@ -54,24 +53,14 @@ def learn(context: JobContext) -> dict[str, int]:
     behaviour = config.behaviour
     model_version = model_identity(config.encoder.model_path, config.encoder.model_name).model_version
 
-    items = lake.read(ITEMS, ds=ds, columns=["item_id", "text_hash"]).sort_by("item_id")
-    if items.num_rows == 0:
-        raise BadInputError(f"the items table has no rows for ds={ds}: run clean_events for that day first")
-    cache = lake.read(TEXT_EMBEDDINGS, columns=["text_hash", "embedding"], filters=[("model_version", "=", model_version)])
-    try:
-        text = normalize_rows(item_vectors(items, cache, model_version))
-    except MissingEmbeddingsError as error:
-        raise BadInputError(str(error)) from error
-    catalog = CatalogIndex(np.asarray(items.column("item_id").to_pylist(), dtype=object))
-
-    first_day = (date.fromisoformat(ds) - timedelta(days=config.hierarchy.lookback_days - 1)).isoformat()
-    events = lake.read_spark(EVENTS_CLEAN, ds_from=first_day, ds_to=ds)
-    catalog_ids = spark.createDataFrame(items.select(["item_id"]))
-    engagements = als.engagements(events, catalog_ids, config.hierarchy.event_weights).cache()
+    night = read_catalog(lake, ds, model_version)
+    text, catalog = night.text, night.index
+    engagements = window_engagements(lake, spark, ds, config, night).cache()
     n_engagements = engagements.count()
     if n_engagements == 0:
         raise BadInputError(
-            f"no weighted engagement with a catalog item in {first_day}..{ds}: nothing to learn behaviour from"
+            f"no weighted engagement with a catalog item in the {config.hierarchy.lookback_days} days up to {ds}: "
+            "nothing to learn behaviour from"
         )
 
     # ---- tuning on the time split

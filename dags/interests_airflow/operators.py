@@ -7,8 +7,11 @@ from typing import Any
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-BAD_INPUT_EXIT_CODE = 2
-"""A job exits with this code when its input is bad (e.g. the landing day is missing)."""
+from interests.errors import (
+    EXIT_BAD_INPUT as BAD_INPUT_EXIT_CODE,  # a light import: no Spark, no torch
+)
+
+__all__ = ["BAD_INPUT_EXIT_CODE", "JobOperator"]
 
 
 class JobOperator(BashOperator):

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from interests.errors import InterestsError
+
 EMBEDDING = pa.list_(pa.float32())
 """Embeddings are L2-normalized float32 lists; the dimension is the model's (checked by the quality gate)."""
 
@@ -34,11 +36,11 @@ METRICS = pa.map_(pa.string(), pa.float64())
 _DS_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class UnknownTableError(KeyError):
+class UnknownTableError(InterestsError, KeyError):
     """A table name the catalog does not know."""
 
 
-class InvalidDsError(ValueError):
+class InvalidDsError(InterestsError, ValueError):
     """A ds that is not a real calendar day in YYYY-MM-DD form."""
 
 

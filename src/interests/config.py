@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from interests.errors import InterestsError
+
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +26,7 @@ ENV_PREFIX = "INTERESTS_"
 EVENT_TYPES = ("impression", "click", "like", "share", "purchase", "dwell", "search")
 
 
-class ConfigError(ValueError):
+class ConfigError(InterestsError, ValueError):
     """A configuration file or variable holds a value the pipeline cannot use."""
 
 

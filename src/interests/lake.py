@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from interests.catalog import TableSpec, is_local, validate_ds
+from interests.errors import InterestsError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 Engine = Literal["delta-rs", "delta-spark"]
 
 
-class SchemaMismatchError(ValueError):
+class SchemaMismatchError(InterestsError, ValueError):
     """Data handed to the lake does not fit the table's catalog schema."""
 
 

@@ -9,6 +9,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from interests.catalog import is_local, join_location, landing_path, validate_ds
+from interests.errors import BadInputError
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ LINE_FILE_GLOB = "*.{jsonl,jsonl.gz}"
 """Files read from a landing day: *.jsonl and *.jsonl.gz (Spark decompresses by extension)."""
 
 
-class LandingDayError(RuntimeError):
+class LandingDayError(BadInputError):
     """The landing day a night needs is missing or holds no lines."""
 
 

@@ -19,17 +19,13 @@ import pyarrow as pa
 
 from interests.catalog import STAGE_RUNS, InvalidDsError, validate_ds
 from interests.config import ConfigError, PipelineConfig, load_config
+from interests.errors import EXIT_BAD_INPUT, BadInputError
 from interests.lake import Lake
 
 logger = logging.getLogger(__name__)
 
-EXIT_BAD_INPUT = 2
 PSEUDONYM_KEY_ENV = "INTERESTS_PSEUDONYM_KEY"
 _LOCAL_PSEUDONYM_KEY = "interests-local-development-key"
-
-
-class BadInputError(RuntimeError):
-    """Input the pipeline cannot run on (missing or empty landing day, bad argument)."""
 
 
 def configure_logging(level: str | None = None) -> None:

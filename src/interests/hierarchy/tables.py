@@ -14,11 +14,12 @@ from interests.catalog import (
     USER_TOPICS,
     embedding_matrix,
 )
+from interests.errors import InterestsError
 from interests.hierarchy.clustering import SUBINTEREST, TOPIC, Hierarchy, label_keywords
 from interests.hierarchy.users import USER
 
 
-class MissingEmbeddingsError(RuntimeError):
+class MissingEmbeddingsError(InterestsError, RuntimeError):
     """Catalog items whose text has no cached embedding for the model version."""
 
 

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from interests.errors import EXIT_BAD_INPUT
 from interests.synthetic.generator import (
     PRESETS,
     DayReport,
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
     except ValueError as error:
         logger.error("invalid configuration: %s", error)
-        return 2
+        return EXIT_BAD_INPUT
     logger.info(
         "generating preset=%s days=%s..%s users=%d items=%d topics=%dx%d seed=%d into %s "
         "(truth in %s)",
