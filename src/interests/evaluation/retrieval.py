@@ -109,7 +109,8 @@ def evaluate(
             for k in CUTOFFS:
                 recalls[k].append(hits[:k].sum() / len(held))
             ideal = discounts[: min(len(held), 10)].sum()
-            ndcgs.append(float((hits[:10] * discounts).sum() / ideal))
+            top10 = hits[:10]
+            ndcgs.append(float((top10 * discounts[: len(top10)]).sum() / ideal))
     if not ndcgs:
         return {"users": 0.0, **{f"recall_at_{k}": float("nan") for k in CUTOFFS}, "ndcg_at_10": float("nan")}
     return {
