@@ -56,35 +56,38 @@ def figures(tmp_path_factory, spark) -> dict[str, float]:
     }
 
 
-# Bars from the measurement of 2026-11-24 on this world (fixed seeds; see the note of each), with
-# margins for BLAS and thread-count differences between machines.
+# Bars from the measurement of 2026-11-24 on this world (fixed seeds), with margins for BLAS and
+# thread-count differences between machines. Measured (624 reporting users), recall@10: user level
+# 0.285, sub-interest level 0.301, EASE 0.284, most popular 0.032, text only 0.064; users with 3+
+# interests (269): sub-interest 0.237, user 0.206, EASE 0.230; items new that day (68 users):
+# recall@50 user 0.132, sub-interest 0.147, text only 0.397; text -> factors cosine 0.57.
 
 
 def test_enough_users_are_evaluated(figures):
-    assert figures["users.report"] >= 300
+    assert figures["users.report"] >= 500
 
 
 def test_behaviour_beats_popularity_and_text_by_far(figures):
     for level in ("user", "subinterest"):
-        assert figures[f"{level}.recall_at_10"] > 4 * figures["popular.recall_at_10"], figures
+        assert figures[f"{level}.recall_at_10"] > 6 * figures["popular.recall_at_10"], figures
         assert figures[f"{level}.recall_at_10"] > 3 * figures["text.recall_at_10"], figures
 
 
 def test_the_best_level_matches_the_strong_behaviour_only_baseline(figures):
-    # Measured ratio best level / EASE: 1.02 (7 days) and see the note for this 5-day world.
-    assert figures["ratio.best_level_to_ease"] >= 0.95, figures
+    # Measured 1.06 here (and 1.02 on the 7-day `make run` world).
+    assert figures["ratio.best_level_to_ease"] >= 1.0, figures
 
 
 def test_multi_interest_users_are_served_by_their_sub_interests(figures):
-    # Measured: sub-interest level 0.260 vs user level 0.253 for users with 3+ interests (7 days).
-    assert figures["multi_interest.subinterest.recall_at_10"] >= 0.97 * figures["multi_interest.user.recall_at_10"]
-    assert figures["multi_interest.subinterest.users"] >= 100
+    # Measured 0.237 vs 0.206 (+15%) here; 0.260 vs 0.253 on the 7-day world.
+    assert figures["multi_interest.subinterest.recall_at_10"] > figures["multi_interest.user.recall_at_10"], figures
+    assert figures["multi_interest.subinterest.users"] >= 150
 
 
 def test_new_items_are_retrieved_the_night_they_land(figures):
-    assert figures["new_items.user.users"] >= 10
-    assert max(figures["new_items.user.recall_at_50"], figures["new_items.subinterest.recall_at_50"]) > 0.0
+    assert figures["new_items.user.users"] >= 30
+    assert max(figures["new_items.user.recall_at_50"], figures["new_items.subinterest.recall_at_50"]) > 0.05, figures
 
 
 def test_text_predicts_behaviour_better_than_chance(figures):
-    assert figures["learn_behaviour.text_mapping.cosine"] > 0.3
+    assert figures["learn_behaviour.text_mapping.cosine"] > 0.4, figures
