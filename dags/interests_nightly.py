@@ -22,8 +22,19 @@ logical date 2026-11-20, so `{{ ds }}` is `2026-11-20`, the day that ended. (A p
 `schedule="@daily"` in Airflow 3 builds a `CronTriggerTimetable`, whose logical date is the
 moment it fires, so `ds` would be the day that just *started*.) For a manual run the logical
 date is the day to process: `airflow dags test interests_nightly 2026-11-20` and a UI trigger with
-logical date 2026-11-20 both process 2026-11-20. A run triggered with no logical date (allowed in
-Airflow 3) has no `ds`: its first task fails at once, without retries, rather than guess a day.
+logical date 2026-11-20 both process 2026-11-20 (Airflow gives such a run the interval that *ends*
+at its logical date, 2026-11-19 to 2026-11-20: the jobs take `{{ ds }}`, never the data interval).
+A run triggered with no logical date (allowed in Airflow 3) has no `ds`: its first task fails at
+once, without retries, rather than guess a day.
+
+**Any day, years back included.** Airflow creates no task instance for a logical date before the
+DAG's `start_date` and then marks that empty run *successful*: with a start_date of 2026-01-01,
+`airflow dags test interests_nightly 2015-03-01` exits 0 having run nothing. So `start_date`
+defaults to 1970-01-01 and every day runs its tasks. With catchup off (the default) that old
+start_date creates no history: the scheduler's first run is the latest complete interval
+(`airflow dags next-execution interests_nightly` prints yesterday), and history is a backfill.
+`make night` / `make backfill` do not trust the exit code alone: `interests check-night` fails
+unless the night published rows for its `ds`.
 
 Jobs take the day from `--ds`, never from the run id: a scheduled run's id carries the time it
 was due (`scheduled__2026-11-21T00:00:00+00:00` for ds 2026-11-20), a manual one the time it

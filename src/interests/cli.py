@@ -13,13 +13,49 @@ import argparse
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from interests.catalog import OUTPUT_TABLES, PIPELINE_RUNS, table, validate_ds
 from interests.config import load_config
-from interests.runtime import EXIT_BAD_INPUT, configure_logging
+from interests.errors import EXIT_BAD_INPUT
+from interests.runtime import configure_logging
+
+if TYPE_CHECKING:
+    from interests.lake import Lake
 
 logger = logging.getLogger(__name__)
+
+NIGHT_TABLES = ("events_clean", "item_embeddings", "topics", "user_embeddings")
+"""Tables a published night has rows in for its ds (the quality gate requires rows in these)."""
+
+
+def _night_problems(lake: Lake, ds: str, since: datetime | None = None) -> list[str]:
+    """Why ds is not a published night: night tables without rows for it, no successful publish.
+
+    With ``since``, a publish before that time (an earlier run of the same ds) does not count.
+    """
+    empty = [name for name in NIGHT_TABLES if lake.read(table(name), ds=ds, columns=["ds"]).num_rows == 0]
+    problems = [f"no rows in {', '.join(empty)}"] if empty else []
+    runs = lake.read(PIPELINE_RUNS, ds=ds, columns=["run_id", "status", "published_at"]).to_pylist()
+    recent = [row for row in runs if since is None or row["published_at"] >= since]
+    if not runs:
+        problems.append("no publish attempt in pipeline_runs")
+    elif not recent:
+        last = max(row["published_at"] for row in runs)
+        problems.append(f"no publish attempt since {since:%Y-%m-%dT%H:%M:%SZ} (the last was at {last:%Y-%m-%dT%H:%M:%SZ})")
+    else:
+        latest = max(recent, key=lambda row: row["published_at"])
+        if latest["status"] != "published":
+            problems.append(f"last publish {latest['status']} (run {latest['run_id']})")
+    return problems
+
+
+def _night_missing(ds: str, lake_root: Path | str, problems: list[str]) -> str:
+    """The one line that says a night is not there, and what is missing."""
+    return (f"the night ds={ds} did not produce its tables under {lake_root}: {'; '.join(problems)} "
+            "(see the night's Airflow task logs)")
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -35,6 +71,12 @@ def _summary(args: argparse.Namespace) -> int:
         rows = lake.read(spec, ds=ds if "ds" in spec.partition_by else None, columns=[spec.key[-1]]).num_rows
         version = lake.version(spec)
         lines.append(f"  {name:<20} {rows:>10,} {'-' if version is None else version:>8}  {lake.path(spec)}")
+    problems = _night_problems(lake, ds)
+    if problems:
+        # The row counts show what is there; the night's figures and topic recovery need the night.
+        print("\n".join(lines))
+        logger.error("%s", _night_missing(ds, config.paths.lake_root, problems))
+        return EXIT_BAD_INPUT
     runs = lake.read(PIPELINE_RUNS, ds=ds).to_pylist()
     if runs:
         latest = max(runs, key=lambda row: row["published_at"])
@@ -90,6 +132,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _utc_time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"--since {value!r} is not an ISO-8601 time, e.g. 2026-11-21T03:00:00Z") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _check_night(args: argparse.Namespace) -> int:
     """Exit 2 unless ds has a published pipeline_runs row and its night tables have rows."""
     from interests.lake import Lake
@@ -97,18 +147,11 @@ def _check_night(args: argparse.Namespace) -> int:
     config = load_config()
     ds = validate_ds(args.ds)
     lake = Lake(config.paths.lake_root)
-    runs = lake.read(PIPELINE_RUNS, ds=ds).to_pylist()
-    latest = max(runs, key=lambda row: row["published_at"]) if runs else None
-    empty = [name for name in ("item_embeddings", "topics", "user_embeddings")
-             if lake.read(table(name), ds=ds, columns=["ds"]).num_rows == 0]
-    if latest is None or latest["status"] != "published" or empty:
-        state = "no publish attempt" if latest is None else f"last publish {latest['status']}"
-        logger.error(
-            "the night ds=%s did not produce its tables under %s (%s; empty: %s): see the task logs",
-            ds, config.paths.lake_root, state, ", ".join(empty) or "none",
-        )
+    problems = _night_problems(lake, ds, _utc_time(args.since) if args.since else None)
+    if problems:
+        logger.error("%s", _night_missing(ds, config.paths.lake_root, problems))
         return EXIT_BAD_INPUT
-    logger.info("night ds=%s published (run %s)", ds, latest["run_id"])
+    logger.info("night ds=%s published with rows in %s", ds, ", ".join(NIGHT_TABLES))
     return 0
 
 
@@ -147,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check_landing)
     night = commands.add_parser("check-night", help="fail (exit 2) unless the night for ds was published with its tables")
     night.add_argument("--ds", required=True)
+    night.add_argument("--since", default=None, help="ISO-8601 time (UTC if no offset): only a publish since then counts")
     night.set_defaults(handler=_check_night)
     evaluate = commands.add_parser(
         "evaluate", help="a night's retrieval figures against its baselines (and NMI against a planted truth)"
