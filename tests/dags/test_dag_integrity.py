@@ -27,8 +27,10 @@ HEAVY_MODULES = (
     "mlflow",
     "deltalake",
     "sklearn",
-    "interests",  # the library: DAG files only wire jobs, they never need it
+    "interests",  # the library: DAG files only wire jobs...
 )
+LIGHT_LIBRARY_MODULES = {"interests", "interests.errors"}
+"""...except the exit-code contract the DAG helper shares with the jobs (no import of its own)."""
 PARSE_SECONDS_LIMIT = 2.0
 """Generous: the nightly DAG file parses in well under 0.1 s once Airflow itself is imported."""
 
@@ -116,7 +118,10 @@ def test_dag_file_parses_fast_without_heavy_imports(dag_file: Path, airflow_home
     )
     assert result.returncode == 0, result.stderr[-3000:]
     probe = json.loads(result.stdout.strip().splitlines()[-1])
-    heavy = sorted(name for name in probe["modules"] if name.split(".")[0] in HEAVY_MODULES)
+    heavy = sorted(
+        name for name in probe["modules"]
+        if name.split(".")[0] in HEAVY_MODULES and name not in LIGHT_LIBRARY_MODULES
+    )
     assert heavy == []
     assert probe["seconds"] < PARSE_SECONDS_LIMIT
 
