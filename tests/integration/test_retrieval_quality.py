@@ -51,9 +51,11 @@ def figures(tmp_path_factory, spark) -> dict[str, float]:
     metrics = {}
     for row in rows:
         metrics.update({f"{row['stage']}.{key}": value for key, value in row["metrics"]})
-    return {key.split("evaluation.", 1)[1]: value for key, value in metrics.items() if ".evaluation." in key} | {
+    figures = {key.split("evaluation.", 1)[1]: value for key, value in metrics.items() if ".evaluation." in key} | {
         key: value for key, value in metrics.items() if key.startswith("learn_behaviour.")
     }
+    print("retrieval figures:", {key: round(value, 4) for key, value in sorted(figures.items())})  # for -s runs
+    return figures
 
 
 # Bars from the measurement of 2026-11-24 on this world (fixed seeds), with margins for BLAS and
