@@ -22,7 +22,7 @@ export INTERESTS_PATHS__LANDING_ROOT := $(LANDING_ROOT)
 export INTERESTS_PATHS__LAKE_ROOT := $(abspath $(LAKE))
 export INTERESTS_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: help install run generate night summary test test-fast bench backfill airflow mlflow-ui lint clean
+.PHONY: help install run generate history night summary test test-fast bench backfill airflow mlflow-ui lint clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,8 +51,16 @@ night: install ## Run the nightly DAG for DS through Airflow (airflow dags test)
 summary: install ## Print where DS's tables are, their row counts and how to look at them
 	$(BIN)/interests summary --ds $(DS) $(if $(LANDING),,--truth $(TRUTH))
 
+# The generated week's earlier days are cleaned first (events_clean and the snapshots), so the
+# night's lookback window has history to learn behaviour from and to evaluate itself on.
+history: install ## Clean the generated days before DS (their events and snapshots), without the rest of the night
+	@day=$$(date -u -d "$(DS) - 6 days" +%F); while [[ "$$day" < "$(DS)" ]]; do \
+		$(BIN)/interests check-landing --ds $$day 2>/dev/null && \
+		{ echo "== clean_events ds=$$day"; $(BIN)/python jobs/clean_events.py --ds $$day --run-id history || exit 1; }; \
+		day=$$(date -u -d "$$day + 1 day" +%F); done
+
 run: install ## Install, generate data (unless LANDING is set), run one night for DS end to end, print a summary
-	@if [ -z "$(LANDING)" ]; then $(MAKE) --no-print-directory generate; fi
+	@if [ -z "$(LANDING)" ]; then $(MAKE) --no-print-directory generate history; fi
 	@$(MAKE) --no-print-directory night
 	@$(MAKE) --no-print-directory summary
 

@@ -68,6 +68,9 @@ from interests.runtime import BadInputError, JobContext, run_job
 
 logger = logging.getLogger("jobs.build_hierarchy")
 
+MIN_EVALUATION_USERS = 20
+"""Fewer reporting users than this: figures would be noise, so the night reports none (and says why)."""
+
 
 def _chosen(context: JobContext) -> dict:
     rows = context.lake.read(BEHAVIOUR_TUNING, ds=context.ds, filters=[("chosen", "=", True)]).to_pylist()
@@ -184,6 +187,14 @@ def build(context: JobContext) -> dict[str, int]:
     sample = collect_split_sample(
         engagements, catalog, split_start, behaviour.validation_max_users, behaviour.seed, behaviour.positive_min_weight
     )
+    if len(sample.rows(tune=False)) < MIN_EVALUATION_USERS:
+        logger.warning(
+            "only %d users to evaluate on (engagements before %s are too few): the night is not evaluated",
+            len(sample.rows(tune=False)), split_start.date(),
+        )
+        counts["evaluation.skipped"] = 1
+        engagements.unpersist()
+        return counts
     popularity = item_popularity(train, catalog)
     ease_items = np.argsort(-popularity, kind="stable")[: behaviour.baseline_max_items]
     ease_items = np.sort(ease_items[popularity[ease_items] > 0])

@@ -38,7 +38,8 @@ def headline(metrics: dict[str, float]) -> str:
     """One line: recall@10 of both levels against the baselines, and the ratio to the strongest."""
     figures = evaluation(metrics)
     if not figures:
-        return "evaluation: none for this night (no time split: a single day of engagements in the window)"
+        return ("evaluation: none for this night (no time split, or fewer than 20 users to evaluate: "
+                "the window needs days of engagements before its last one)")
     parts = [f"{name} {figures.get(f'{name}.recall_at_10', float('nan')):.3f}" for name, _ in METHODS]
     ratio = figures.get("ratio.best_level_to_ease", float("nan"))
     return (f"recall@10 on the held-out day ({int(figures.get('users.report', 0))} users): " + ", ".join(parts)
