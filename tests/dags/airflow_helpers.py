@@ -22,14 +22,16 @@ NIGHTLY_DAG_ID = "interests_nightly"
 NIGHTLY_JOBS = ("clean_events", "encode_texts", "learn_behaviour", "build_hierarchy", "publish")
 """The nightly DAG's tasks, in run order; each runs ``jobs/<name>.py``."""
 
-_NOT_INHERITED_PREFIXES = ("AIRFLOW", "_AIRFLOW", "INTERESTS_")
+_NOT_INHERITED_PREFIXES = ("AIRFLOW", "_AIRFLOW", "INTERESTS_", "MLFLOW_")
 
 
 def airflow_env(airflow_home: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for an Airflow process in a test: isolated, quiet, this project's DAGs.
 
-    Starts from ``os.environ`` without any ``AIRFLOW*`` or ``INTERESTS_*`` variable of the
-    calling shell (so a developer's real metadata DB or lake can never be reached), adds the
+    Starts from ``os.environ`` without any ``AIRFLOW*``, ``INTERESTS_*`` or ``MLFLOW_*`` variable of
+    the calling shell or test process (so a developer's real metadata DB, lake or MLflow store can
+    never be reached; ``mlflow.set_tracking_uri`` in an earlier test sets ``MLFLOW_TRACKING_URI``
+    in this process, which the night's jobs would otherwise inherit), adds the
     settings ``scripts/airflow.sh`` would choose for ``airflow_home``, then lays ``env`` on top.
     """
     result = {
