@@ -89,3 +89,37 @@ def test_a_weak_match_is_not_kept():
     ids, counts = match_level(opposite, previous.subinterest, "s")
     assert counts["kept"] == 0 and counts["new"] == 6
     assert ids == [f"s{n:04d}" for n in range(7, 13)]
+
+
+def test_items_moved_counts_exactly_the_items_whose_node_changed():
+    first = tree_of(CENTRES)
+    ids, vectors = blobs(CENTRES, 5, 0)
+    vectors[[0, 1]] = vectors[[25, 26]]  # two items of blob 0 now sit in blob 5, the rest stay
+    tonight, churn = stabilize_ids(
+        build_hierarchy(ids, vectors, n_topics=2, n_subinterests=6, seed=SEED), as_previous(first)
+    )
+    assert churn["subinterest.kept"] == 6 and churn["subinterest.items_moved"] == 2
+    moved = {
+        item for item, node in zip(tonight.item_ids, tonight.subinterest_of_item)
+        if tonight.subinterest_ids[node] != first.subinterest_ids[first.subinterest_of_item[int(item[1:])]]
+    }
+    assert moved == {"i0000", "i0001"}
+
+
+def test_stored_centroids_need_not_be_unit_length():
+    previous = as_previous(tree_of(CENTRES))
+    scaled = type(previous.subinterest)(
+        previous.subinterest.node_ids, previous.subinterest.centroids * 0.3, previous.subinterest.node_of_item
+    )
+    ids, counts = match_level(tree_of(CENTRES).subinterest_centroids, scaled, "s", min_similarity=0.99)
+    assert ids == previous.subinterest.node_ids and counts["kept"] == 6
+
+
+def test_another_vector_dimension_keeps_no_id(caplog):
+    previous = as_previous(tree_of(CENTRES))
+    wider = np.hstack([tree_of(CENTRES).subinterest_centroids, np.zeros((6, 2), dtype=np.float32)])
+    with caplog.at_level("WARNING"):
+        ids, counts = match_level(wider, previous.subinterest, "s")
+    assert counts == {"kept": 0, "new": 6, "vanished": 6}
+    assert ids == [f"s{n:04d}" for n in range(7, 13)]
+    assert "dimension 8 tonight but 6 last night" in caplog.text

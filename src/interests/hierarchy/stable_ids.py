@@ -5,11 +5,13 @@ algorithm (``scipy.optimize.linear_sum_assignment``) on cosine similarity; a pai
 ``min_similarity`` keeps last night's id. Every other node of tonight is new and gets the next
 number after the largest id of its level seen last night; last night's unmatched nodes vanished.
 Churn (per level: kept, new, vanished, and items_moved among the items both nights have) goes to
-stage_runs, pipeline_runs and MLflow.
+stage_runs, pipeline_runs and MLflow. Centroids are compared as unit vectors; when last night's have
+another dimension (the item space changed), nothing matches: every node is new, with a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -19,6 +21,8 @@ import pyarrow.compute as pc
 
 from interests.catalog import embedding_matrix
 from interests.hierarchy.clustering import SUBINTEREST, TOPIC, Hierarchy
+
+logger = logging.getLogger(__name__)
 
 MIN_SIMILARITY = 0.7
 """Least centroid cosine for a node to keep last night's id."""
@@ -59,6 +63,15 @@ def previous_hierarchy(topics: pa.Table, items: pa.Table) -> PreviousHierarchy |
     return PreviousHierarchy(topic=levels[TOPIC], subinterest=levels[SUBINTEREST])
 
 
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length in float64, so a dot product is the cosine whatever was stored."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2:
+        matrix = matrix.reshape(len(matrix), -1)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)
+
+
 def _number(node_id: str) -> int:
     match = _NUMBER.search(node_id)
     return int(match.group(1)) if match else 0
@@ -73,12 +86,21 @@ def match_level(
         return [f"{prefix}{i + 1:04d}" for i in range(n)], {"kept": 0, "new": n, "vanished": 0}
     from scipy.optimize import linear_sum_assignment
 
-    similarity = np.asarray(centroids, dtype=np.float64) @ previous.centroids.T
-    rows, columns = linear_sum_assignment(-similarity)
     ids: list[str | None] = [None] * n
-    for row, column in zip(rows, columns):
-        if similarity[row, column] >= min_similarity:
-            ids[row] = previous.node_ids[column]
+    tonight, before = _unit_rows(centroids), _unit_rows(previous.centroids)
+    if tonight.shape[1] != before.shape[1]:
+        # Another vector space (e.g. text-only one night, text + behaviour the next): centroids cannot
+        # be compared, so every node is new and last night's all vanished, which the churn then says.
+        logger.warning(
+            "%s-level centroids have dimension %d tonight but %d last night: no node keeps its id",
+            prefix, tonight.shape[1], before.shape[1],
+        )
+    else:
+        similarity = tonight @ before.T
+        rows, columns = linear_sum_assignment(-similarity)
+        for row, column in zip(rows, columns):
+            if similarity[row, column] >= min_similarity:
+                ids[row] = previous.node_ids[column]
     kept = sum(node is not None for node in ids)
     next_number = max(_number(node) for node in previous.node_ids) + 1
     for i in range(n):
