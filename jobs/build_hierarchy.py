@@ -7,7 +7,9 @@
 2. The tree: topics and sub-interests over the items' *text* embeddings (docs/decisions.md says
    why), ids matched to last night's, churn counted; labels, sizes, centroids and medoids.
 3. Users: engagements and texts of the lookback window, decayed with the chosen half-life, grouped
-   by user in Spark: user level, topics, sub-interests with medoids.
+   by user in Spark: user level, topics, sub-interests with medoids. The profiles stay on the
+   executors: split into the three user tables in Spark and written as DataFrames; only counts
+   come back to the driver (docs/operations.md, "What stays on the driver").
 4. Evaluation on the time split, next to the baselines (evaluation/nightly.py).
 
 Writes item_embeddings, topics, user_embeddings, user_topics and user_subinterests for ds.
@@ -22,6 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
 
 from interests.behaviour import als
 from interests.behaviour.space import (
@@ -60,9 +64,11 @@ from interests.hierarchy.tables import (
 from interests.hierarchy.users import (
     ProfileSettings,
     engagement_signals,
+    profile_counts,
     text_signals,
     user_profiles,
 )
+from interests.lake import Lake
 from interests.night_inputs import read_catalog, window_engagements, window_events
 from interests.runtime import BadInputError, JobContext, run_job
 
@@ -122,7 +128,6 @@ def _user_text_vectors(context, model_version, mapping, text_weight, width, scal
 
 def build(context: JobContext) -> dict[str, int]:
     config, ds, lake = context.config, context.ds, context.spark_lake
-    spark = context.spark
     behaviour, hierarchy_config = config.behaviour, config.hierarchy
     model_version = model_identity(config.encoder.model_path, config.encoder.model_name).model_version
 
@@ -144,7 +149,7 @@ def build(context: JobContext) -> dict[str, int]:
 
     # ---- users
     events = window_events(lake, ds, config)
-    engagements = window_engagements(lake, spark, ds, config, night)
+    engagements = window_engagements(lake, ds, config)
     mapping = fit_text_to_behaviour(text[engaged], pad_columns(factors, width)[engaged], behaviour.ridge_regularization) \
         if engaged.any() else None
     signals = engagement_signals(engagements, lake.read_spark(ITEM_EMBEDDINGS, ds=ds))
@@ -159,7 +164,6 @@ def build(context: JobContext) -> dict[str, int]:
         max_topics_per_user=hierarchy_config.max_topics_per_user,
         max_subinterests_per_user=hierarchy_config.max_subinterests_per_user,
     )
-    profiles = user_profiles(signals, settings).toArrow()
     counts = {
         "items": items.num_rows,
         "items.engaged": int(engaged.sum()),
@@ -167,14 +171,7 @@ def build(context: JobContext) -> dict[str, int]:
         "subinterests": len(tree.subinterest_ids),
         **{f"churn.{name}": value for name, value in churn.items()},
     }
-    for name, rows in split_profiles(ds, profiles, half_life).items():
-        lake.write_partition(table(name), ds, rows)
-        counts[name] = rows.num_rows
-    with_vectors = set(profiles.column("user_id").to_pylist())
-    seen = {row["user_id"] for row in events.select("user_id").distinct().toArrow().to_pylist()}
-    counts["users.without_signal"] = len(seen - with_vectors)
-    user_rows = profiles.filter(pc.equal(profiles.column("level"), "user"))
-    counts["users.text_only"] = pc.sum(pc.equal(user_rows.column("vector_source"), "text_only")).as_py() or 0
+    counts.update(write_user_tables(lake, ds, user_profiles(signals, settings), events, half_life))
 
     # ---- evaluation on the time split
     if validation is None:
@@ -209,6 +206,21 @@ def build(context: JobContext) -> dict[str, int]:
     context.metrics.update({"tree.topics": float(len(tree.topic_ids)), "tree.subinterests": float(len(tree.subinterest_ids))})
     counts["evaluation.skipped"] = 0
     return counts
+
+
+def write_user_tables(lake: Lake, ds: str, profiles: DataFrame, events: DataFrame, half_life_days: float) -> dict[str, int]:
+    """Write user_embeddings, user_topics and user_subinterests of ds from the grouped profiles; their counts.
+
+    The profiles are computed once (persisted on the executors), split in Spark and handed to the
+    lake as DataFrames: with delta-spark the executors write them, and only counts reach the driver.
+    """
+    profiles = profiles.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        for name, frame in split_profiles(ds, profiles, half_life_days).items():
+            lake.write_partition(table(name), ds, frame)
+        return profile_counts(profiles, events)
+    finally:
+        profiles.unpersist()
 
 
 def _catalog_order(tree, catalog: CatalogIndex) -> np.ndarray:

@@ -49,13 +49,13 @@ def _factor_lists(matrix: np.ndarray | None, n: int) -> pa.Array:
 
 
 def learn(context: JobContext) -> dict[str, int]:
-    config, ds, lake, spark = context.config, context.ds, context.spark_lake, context.spark
+    config, ds, lake = context.config, context.ds, context.spark_lake
     behaviour = config.behaviour
     model_version = model_identity(config.encoder.model_path, config.encoder.model_name).model_version
 
     night = read_catalog(lake, ds, model_version)
     text, catalog = night.text, night.index
-    engagements = window_engagements(lake, spark, ds, config, night).cache()
+    engagements = window_engagements(lake, ds, config).cache()
     n_engagements = engagements.count()
     if n_engagements == 0:
         raise BadInputError(
@@ -108,7 +108,7 @@ def learn(context: JobContext) -> dict[str, int]:
     )
     per_item = engagements.groupBy("item_id").count().toArrow()
     counts_by_item = np.zeros(len(catalog), dtype=np.int64)
-    counts_by_item[catalog.positions(per_item.column("item_id").to_pylist())] = per_item.column("count").to_numpy()
+    counts_by_item[catalog.positions(per_item.column("item_id"))] = per_item.column("count").to_numpy()
     engagements.unpersist()
 
     n = len(catalog)

@@ -1,5 +1,10 @@
 """What learn_behaviour and build_hierarchy both read for a night: the catalog with its text vectors,
-and the lookback window's engagements. One place, so the two stages see the same items and events."""
+and the lookback window's engagements. One place, so the two stages see the same items and events.
+
+The catalog comes to the driver (items x encoder dim floats: the tree and the ridge mapping need
+it there); the encoding cache does not: it also holds every user text and every earlier version
+of every text, so Spark picks out the catalog's rows and only those are collected. Events stay in
+Spark."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
+from pyspark.sql import functions as F
 
 from interests.behaviour import als
 from interests.behaviour.space import normalize_rows
@@ -29,11 +35,18 @@ class NightCatalog:
 
 
 def read_catalog(lake: Lake, ds: str, model_version: str) -> NightCatalog:
-    """The night's catalog and text vectors; bad input (exit 2) if a stage before has not run."""
+    """The night's catalog and text vectors; bad input (exit 2) if a stage before has not run.
+
+    ``lake`` must be able to read into Spark: the cache rows of the catalog's texts are found there.
+    """
     items = lake.read(ITEMS, ds=ds, columns=["item_id", "text", "text_hash"]).sort_by("item_id")
     if items.num_rows == 0:
         raise BadInputError(f"the items table has no rows for ds={ds}: run clean_events for that day first")
-    cache = lake.read(TEXT_EMBEDDINGS, columns=["text_hash", "embedding"], filters=[("model_version", "=", model_version)])
+    catalog_hashes = lake.read_spark(ITEMS, ds=ds).select("text_hash")
+    cache = (
+        lake.read_spark(TEXT_EMBEDDINGS).where(F.col("model_version") == model_version)
+        .join(catalog_hashes, "text_hash", "left_semi").select("text_hash", "embedding").toArrow()
+    )
     try:
         text = normalize_rows(item_vectors(items, cache, model_version))
     except MissingEmbeddingsError as error:
@@ -47,7 +60,11 @@ def window_events(lake: Lake, ds: str, config: PipelineConfig):
     return lake.read_spark(EVENTS_CLEAN, ds_from=first_day, ds_to=ds)
 
 
-def window_engagements(lake: Lake, spark, ds: str, config: PipelineConfig, catalog: NightCatalog):
-    """Weighted engagements of the window with catalog items (Spark): user_id, item_id, base_weight, event_ts."""
-    catalog_ids = spark.createDataFrame(catalog.items.select(["item_id"]))
+def window_engagements(lake: Lake, ds: str, config: PipelineConfig):
+    """Weighted engagements of the window with catalog items (Spark): user_id, item_id, base_weight, event_ts.
+
+    The catalog's ids are read in Spark from the items table of ds (the rows ``read_catalog`` holds),
+    not shipped from the driver.
+    """
+    catalog_ids = lake.read_spark(ITEMS, ds=ds).select("item_id")
     return als.engagements(window_events(lake, ds, config), catalog_ids, config.hierarchy.event_weights)

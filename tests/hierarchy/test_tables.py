@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 import pytest
+from pyspark.sql import DataFrame
 
 from interests.catalog import (
     EMBEDDING,
@@ -24,7 +25,7 @@ from interests.hierarchy.tables import (
     split_profiles,
     topics_table,
 )
-from interests.hierarchy.users import PROFILE_SCHEMA
+from interests.hierarchy.users import PROFILE_DDL, PROFILE_SCHEMA
 from interests.lake import conform
 
 DS = "2026-03-10"
@@ -71,12 +72,21 @@ def profiles() -> pa.Table:
     return pa.Table.from_pylist([dict(zip(PROFILE_SCHEMA.names, row)) for row in rows], schema=PROFILE_SCHEMA)
 
 
-def test_split_profiles_gives_the_three_user_tables():
-    tables = split_profiles(DS, profiles(), half_life_days=3.0)
+def user_tables(spark, profile_rows: pa.Table, half_life_days: float) -> dict[str, pa.Table]:
+    """split_profiles on a Spark frame of the rows, each table collected here (in the test) and conformed."""
+    frames = split_profiles(DS, spark.createDataFrame(profile_rows, schema=PROFILE_DDL), half_life_days)
+    assert all(isinstance(frame, DataFrame) for frame in frames.values())
+    specs = {spec.name: spec for spec in (USER_EMBEDDINGS, USER_TOPICS, USER_SUBINTERESTS)}
+    return {
+        name: conform(specs[name], frame.toArrow()).sort_by([(c, "ascending") for c in specs[name].key])
+        for name, frame in frames.items()
+    }
+
+
+def test_split_profiles_gives_the_three_user_tables(spark):
+    tables = user_tables(spark, profiles(), half_life_days=3.0)
     assert set(tables) == {"user_embeddings", "user_topics", "user_subinterests"}
-    users = conform(USER_EMBEDDINGS, tables["user_embeddings"])
-    topics = conform(USER_TOPICS, tables["user_topics"])
-    subinterests = conform(USER_SUBINTERESTS, tables["user_subinterests"])
+    users, topics, subinterests = tables["user_embeddings"], tables["user_topics"], tables["user_subinterests"]
 
     assert [(r["user_id"], r["n_engagements"], r["n_texts"], r["engagement_weight"]) for r in users.to_pylist()] == [
         ("u1", 3, 1, 2.5), ("u2", 0, 2, 0.0)
@@ -96,10 +106,9 @@ def test_split_profiles_gives_the_three_user_tables():
         assert set(table["ds"].to_pylist()) == {DS}
 
 
-def test_split_profiles_of_no_rows_gives_empty_tables_that_fit_the_catalog():
-    tables = split_profiles(DS, PROFILE_SCHEMA.empty_table(), half_life_days=7.0)
-    for spec in (USER_EMBEDDINGS, USER_TOPICS, USER_SUBINTERESTS):
-        assert conform(spec, tables[spec.name]).num_rows == 0
+def test_split_profiles_of_no_rows_gives_empty_tables_that_fit_the_catalog(spark):
+    tables = user_tables(spark, PROFILE_SCHEMA.empty_table(), half_life_days=7.0)
+    assert [table.num_rows for table in tables.values()] == [0, 0, 0]
 
 
 @pytest.fixture(scope="module")

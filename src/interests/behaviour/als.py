@@ -99,6 +99,7 @@ def fit_item_factors(
         .select("item_id", "features").orderBy("item_id").toArrow()
     )
     item_ids = np.asarray(factors.column("item_id").to_pylist(), dtype=object)
-    matrix = np.asarray(factors.column("features").to_pylist(), dtype=np.float32).reshape(len(item_ids), rank)
+    features = factors.column("features").combine_chunks()
+    matrix = features.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(item_ids), rank)
     logger.info("ALS rank=%d reg=%g: factors for %d items", rank, regularization, len(item_ids))
     return ItemFactors(item_ids=item_ids, factors=matrix, rank=rank, regularization=regularization)

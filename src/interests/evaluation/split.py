@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 from pyspark.sql import DataFrame
@@ -26,12 +27,25 @@ class CatalogIndex:
     def __init__(self, item_ids: np.ndarray):
         self.item_ids = np.asarray(item_ids, dtype=object)
         self._position = {item_id: i for i, item_id in enumerate(self.item_ids.tolist())}
+        self._arrow = pa.array(self.item_ids.tolist(), pa.string())
 
     def __len__(self) -> int:
         return len(self.item_ids)
 
     def positions(self, item_ids) -> np.ndarray:
+        """Catalog rows of the ids (KeyError for an id not in the catalog); an Arrow column is looked up in Arrow."""
+        if isinstance(item_ids, pa.Array | pa.ChunkedArray):
+            return _positions_in(item_ids, self._arrow)
         return np.fromiter((self._position[i] for i in item_ids), dtype=np.int64, count=len(item_ids))
+
+
+def _positions_in(values: pa.Array | pa.ChunkedArray, value_set: pa.Array) -> np.ndarray:
+    """Index of every value in ``value_set`` (distinct values), without a Python object per value."""
+    index = pc.index_in(values, value_set=value_set)
+    if index.null_count:
+        unknown = pc.filter(values, pc.is_null(index))
+        raise KeyError(f"{index.null_count} ids not found, e.g. {unknown[0].as_py()!r}")
+    return index.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _grouped(user_positions: np.ndarray, n_users: int) -> np.ndarray:
@@ -57,24 +71,24 @@ def collect_split_sample(
         .orderBy("order", "user_id").limit(max_users).select("user_id", "order")
     )
     users = sampled.orderBy("user_id").toArrow()
-    user_ids = np.asarray(users.column("user_id").to_pylist(), dtype=object)
-    position = {user: i for i, user in enumerate(user_ids.tolist())}
+    sampled_ids = users.column("user_id").combine_chunks()
+    user_ids = np.asarray(sampled_ids.to_pylist(), dtype=object)  # at most max_users
     tune = (users.column("order").to_numpy() & 1) == 0
 
     rows = train.join(F.broadcast(sampled.select("user_id")), "user_id").orderBy("user_id", "event_ts", "item_id").toArrow()
-    users_of = np.fromiter((position[u] for u in rows.column("user_id").to_pylist()), np.int64, rows.num_rows)
+    users_of = _positions_in(rows.column("user_id"), sampled_ids)
     held_rows = novel.join(F.broadcast(sampled.select("user_id")), "user_id").orderBy("user_id", "item_id").toArrow()
-    held_users = np.fromiter((position[u] for u in held_rows.column("user_id").to_pylist()), np.int64, held_rows.num_rows)
+    held_users = _positions_in(held_rows.column("user_id"), sampled_ids)
     seconds = pc.cast(rows.column("event_ts"), "int64").to_numpy(zero_copy_only=False) / 1e6
     return SplitSample(
         user_ids=user_ids,
         tune=tune,
         train_indptr=_grouped(users_of, len(user_ids)),
-        train_items=catalog.positions(rows.column("item_id").to_pylist()),
+        train_items=catalog.positions(rows.column("item_id")),
         train_base_weight=rows.column("base_weight").to_numpy(zero_copy_only=False).astype(np.float64),
         train_seconds=seconds,
         held_indptr=_grouped(held_users, len(user_ids)),
-        held_items=catalog.positions(held_rows.column("item_id").to_pylist()),
+        held_items=catalog.positions(held_rows.column("item_id")),
         split_seconds=split_start.timestamp(),
         n_items=len(catalog),
     )
@@ -84,7 +98,7 @@ def item_popularity(train: DataFrame, catalog: CatalogIndex) -> np.ndarray:
     """Engagements per catalog item before the split (0 for items nobody engaged with)."""
     counts = train.groupBy("item_id").count().toArrow()
     popularity = np.zeros(len(catalog))
-    popularity[catalog.positions(counts.column("item_id").to_pylist())] = counts.column("count").to_numpy()
+    popularity[catalog.positions(counts.column("item_id"))] = counts.column("count").to_numpy()
     return popularity
 
 
@@ -105,8 +119,9 @@ def engagement_matrix(
         keep = max_pairs / total
         pairs = pairs.where((F.abs(F.xxhash64("user_id", F.lit(seed + 1))) % 1_000_000) < int(keep * 1_000_000))
     table = pairs.toArrow()
-    column_of = {item_id: i for i, item_id in enumerate(chosen.tolist())}
-    _, user_codes = np.unique(np.asarray(table.column("user_id").to_pylist(), dtype=object), return_inverse=True)
-    columns = np.fromiter((column_of[i] for i in table.column("item_id").to_pylist()), np.int64, table.num_rows)
+    # Rows in user-id order (as np.unique gave them), columns in the order of ``items``; no Python object per pair.
+    user_ids = pc.unique(table.column("user_id"))
+    user_codes = _positions_in(table.column("user_id"), user_ids.take(pc.sort_indices(user_ids)))
+    columns = _positions_in(table.column("item_id"), pa.array(chosen.tolist(), pa.string()))
     n_users = int(user_codes.max()) + 1 if len(user_codes) else 0
     return sp.csr_matrix((np.ones(len(columns)), (user_codes, columns)), shape=(n_users, len(items)))

@@ -1,10 +1,12 @@
-"""Shape the hierarchy and the user profiles as catalog tables (Arrow)."""
+"""Shape the hierarchy (Arrow, catalog-sized) and the user profiles (Spark) as catalog tables."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from interests.catalog import (
     ITEM_EMBEDDINGS,
@@ -91,39 +93,23 @@ def topics_table(ds: str, items: pa.Table, hierarchy: Hierarchy, n_keywords: int
     return pa.table(columns, schema=TOPICS.schema)
 
 
-def split_profiles(ds: str, profiles: pa.Table, half_life_days: float) -> dict[str, pa.Table]:
-    """Split long-format profile rows into user_embeddings, user_topics and user_subinterests."""
-    level = profiles.column("level")
+def split_profiles(ds: str, profiles: DataFrame, half_life_days: float) -> dict[str, DataFrame]:
+    """Split long-format profile rows (a Spark DataFrame) into user_embeddings, user_topics and user_subinterests.
 
-    def constant(table: pa.Table, value, type_: pa.DataType) -> pa.Array:
-        return pa.array([value] * table.num_rows, type_)
-
-    users = profiles.filter(pc.equal(level, USER))
-    topics = profiles.filter(pc.equal(level, TOPIC))
-    subinterests = profiles.filter(pc.equal(level, SUBINTEREST))
-    return {
-        USER_EMBEDDINGS.name: pa.table(
-            {
-                "ds": constant(users, ds, pa.string()), "user_id": users["user_id"], "embedding": users["embedding"],
-                "n_engagements": users["n_engagements"], "n_items": users["n_items"], "n_texts": users["n_texts"],
-                "engagement_weight": users["engagement_weight"], "last_event_ts": users["last_event_ts"],
-                "vector_source": users["vector_source"], "vector_mass": users["vector_mass"],
-                "half_life_days": constant(users, float(half_life_days), pa.float64()),
-            }
-        ),
-        USER_TOPICS.name: pa.table(
-            {
-                "ds": constant(topics, ds, pa.string()), "user_id": topics["user_id"], "topic_id": topics["node_id"],
-                "weight": topics["weight"], "embedding": topics["embedding"],
-                "n_engagements": topics["n_engagements"],
-            }
-        ),
-        USER_SUBINTERESTS.name: pa.table(
-            {
-                "ds": constant(subinterests, ds, pa.string()), "user_id": subinterests["user_id"],
-                "subinterest_id": subinterests["node_id"], "topic_id": subinterests["topic_id"],
-                "weight": subinterests["weight"], "embedding": subinterests["embedding"],
-                "n_engagements": subinterests["n_engagements"], "medoid_item_id": subinterests["medoid_item_id"],
-            }
-        ),
-    }
+    Each table is a filter and a projection of the profiles (no shuffle), computed on the executors,
+    so hand it a persisted frame: the three writes then read the grouped profiles once. Row order is
+    the lake's business (it sorts by the table key on either engine).
+    """
+    level = F.col("level")
+    users = profiles.where(level == USER).select(
+        F.lit(ds).alias("ds"), "user_id", "embedding", "n_engagements", "n_items", "n_texts", "engagement_weight",
+        "last_event_ts", "vector_source", "vector_mass", F.lit(float(half_life_days)).alias("half_life_days"),
+    )
+    topics = profiles.where(level == TOPIC).select(
+        F.lit(ds).alias("ds"), "user_id", F.col("node_id").alias("topic_id"), "weight", "embedding", "n_engagements",
+    )
+    subinterests = profiles.where(level == SUBINTEREST).select(
+        F.lit(ds).alias("ds"), "user_id", F.col("node_id").alias("subinterest_id"), "topic_id", "weight", "embedding",
+        "n_engagements", "medoid_item_id",
+    )
+    return {USER_EMBEDDINGS.name: users, USER_TOPICS.name: topics, USER_SUBINTERESTS.name: subinterests}

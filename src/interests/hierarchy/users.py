@@ -2,7 +2,9 @@
 
 Spark prepares one row per signal of a user (an engagement with an item, or a text the user wrote,
 with its retrieval-space vector and its base weight), groups by user, and ``profile_user`` turns one
-user's rows into long-format profile rows with numpy. The math is the one of
+user's rows into long-format profile rows with numpy and Arrow (no Python object per signal). The
+profiles never come to the driver: ``tables.split_profiles`` splits them into the three user tables
+in Spark and ``profile_counts`` counts them with Spark aggregations. The math is the one of
 ``interests.behaviour.decay``: weights decay with age back from the end of ``ds``, a vector is the
 normalized weighted sum of its signals' vectors taken as a query (slack coordinate dropped, see
 ``behaviour/space.py``), and the user level stores the sum's norm (``vector_mass``) so fresh events can
@@ -91,29 +93,84 @@ def text_signals(user_texts: DataFrame, text_vectors: DataFrame, weight: float) 
     )
 
 
-def _groups(labels: np.ndarray, weights: np.ndarray, vectors: np.ndarray, keep: int):
-    """(labels, weight shares, unit vectors, member counts, member index lists) of the heaviest ``keep`` groups."""
-    unique, inverse = np.unique(labels, return_inverse=True)
-    mass = np.bincount(inverse, weights=weights, minlength=len(unique))
-    sums = np.zeros((len(unique), vectors.shape[1]))
-    np.add.at(sums, inverse, weights[:, None] * vectors)
-    order = np.lexsort((unique, -mass))[:keep]
+def _codes(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """(the sorted distinct values, each value's index among them): ``np.unique`` of an Arrow column.
+
+    Arrow sorts strings by their UTF-8 bytes, which is code-point order, the order Python sorts ``str``
+    in, so the groups come out in the order the earlier object-array version gave them.
+    """
+    distinct = pc.unique(values)
+    distinct = distinct.take(pc.sort_indices(distinct))
+    codes = pc.index_in(values, value_set=distinct).to_numpy(zero_copy_only=False).astype(np.int64)
+    return distinct, codes
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """The heaviest groups of one level of one user, heaviest first."""
+
+    labels: np.ndarray  # (g,) index into the level's sorted distinct labels
+    shares: np.ndarray  # (g,) float64, sum to 1
+    units: np.ndarray  # (g, dim) float64 unit vectors
+    counts: np.ndarray  # (g,) int64 signals per group
+    members: list[np.ndarray]  # g arrays of signal indices, ascending
+
+
+def _groups(codes: np.ndarray, n_labels: int, weights: np.ndarray, vectors: np.ndarray, keep: int) -> _Groups | None:
+    """The heaviest ``keep`` groups of signals labelled ``codes`` (ties: the smaller label first); None if weightless."""
+    mass = np.bincount(codes, weights=weights, minlength=n_labels)
+    sums = np.zeros((n_labels, vectors.shape[1]))
+    # add.at adds row after row in signal order: the sums are the same bits on every run.
+    np.add.at(sums, codes, weights[:, None] * vectors)
+    order = np.lexsort((np.arange(n_labels), -mass))[:keep]
     total = mass[order].sum()
     if total <= 0:
-        return []
+        return None
     norms = np.linalg.norm(sums[order], axis=1, keepdims=True)
     units = sums[order] / np.where(norms > 0, norms, 1.0)
-    counts = np.bincount(inverse, minlength=len(unique))[order]
-    members = [np.flatnonzero(inverse == group) for group in order]
-    return list(zip(unique[order].tolist(), (mass[order] / total).tolist(), units, counts.tolist(), members))
+    sizes = np.bincount(codes, minlength=n_labels)
+    by_label = np.argsort(codes, kind="stable")  # signal indices grouped by label, ascending inside a label
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    members = [by_label[starts[label]:starts[label + 1]] for label in order]
+    return _Groups(order, mass[order] / total, units, sizes[order], members)
+
+
+def _level_rows(
+    level: str, user_id: pa.Array, node_ids: pa.Array, topic_ids: pa.Array, groups: _Groups,
+    medoid_item_ids: pa.Array | None,
+) -> dict[str, pa.Array | np.ndarray]:
+    """Profile columns of one level's groups (heaviest first)."""
+    n = len(groups.labels)
+    return {
+        "user_id": user_id.take(np.zeros(n, dtype=np.int64)),
+        "level": pa.array([level], pa.string()).take(np.zeros(n, dtype=np.int64)),
+        "node_id": node_ids,
+        "topic_id": topic_ids,
+        "weight": groups.shares,
+        "embedding": groups.units,
+        "n_engagements": groups.counts,
+        "n_items": np.zeros(n, dtype=np.int64),
+        "n_texts": np.zeros(n, dtype=np.int64),
+        "engagement_weight": np.zeros(n),
+        "last_event_ts": pa.nulls(n, TIMESTAMP),
+        "vector_source": pa.array([ENGAGEMENT], pa.string()).take(np.zeros(n, dtype=np.int64)),
+        "vector_mass": np.zeros(n),
+        "medoid_item_id": pa.nulls(n, pa.string()) if medoid_item_ids is None else medoid_item_ids,
+    }
 
 
 def profile_user(signals: pa.Table, settings: ProfileSettings) -> pa.Table:
-    """Profile rows (levels user, topic, subinterest) of one user's signals."""
+    """Profile rows (levels topic, subinterest, then user) of one user's signals, with numpy and Arrow.
+
+    No Python object per signal: labels become integer codes (``_codes``), groups are sums over
+    codes, and the only Python loop is over the kept groups of a level (at most
+    ``max_subinterests_per_user``) to pick each sub-interest's medoid.
+    """
     order = [("source", "ascending"), ("key", "ascending"), ("event_ts", "ascending"), ("base_weight", "ascending")]
     signals = signals.sort_by(order)
-    user_id = signals.column("user_id")[0].as_py()
-    is_event = pc.equal(signals.column("source"), "event").to_numpy(zero_copy_only=False)
+    user_id = signals.column("user_id").slice(0, 1).combine_chunks()
+    event_mask = pc.equal(signals.column("source"), "event")
+    is_event = event_mask.to_numpy(zero_copy_only=False)
     seconds = pc.cast(signals.column("event_ts"), pa.int64()).to_numpy(zero_copy_only=False)
     seconds = np.where(np.isnan(seconds.astype(np.float64)), settings.reference_seconds * 1e6, seconds) / 1e6
     weights = decayed_weights(
@@ -122,52 +179,73 @@ def profile_user(signals: pa.Table, settings: ProfileSettings) -> pa.Table:
     )
     vectors = embedding_matrix(signals.column("embedding"), np.float64)
     vectors[:, SLACK] = 0.0  # queries carry no slack (behaviour/space.py)
-    keys = np.asarray(signals.column("key").to_pylist(), dtype=object)
-    rows: list[tuple] = []
+    events = signals.filter(event_mask)
+    parts: list[dict] = []
 
     n_engagements = int(is_event.sum())
     n_texts = len(is_event) - n_engagements
     engagement_weight = float(weights[is_event].sum())
-    timestamps = signals.column("event_ts").filter(pa.array(is_event))
-    last_event = pc.max(timestamps).as_py() if len(timestamps) else None
     if n_engagements and engagement_weight > 0:
-        w, v, item_keys = weights[is_event], vectors[is_event], keys[is_event]
+        w, v = weights[is_event], vectors[is_event]
+        item_keys = events.column("key")
+        # Dense rank of the item id: breaks similarity ties between items in id order, as the id itself would.
+        key_rank = pc.rank(item_keys, sort_keys="ascending", tiebreaker="dense").to_numpy(zero_copy_only=False)
+        event_topics = events.column("topic_id")
         for level, column, keep in (
             (TOPIC, "topic_id", settings.max_topics_per_user),
             (SUBINTEREST, "subinterest_id", settings.max_subinterests_per_user),
         ):
-            labels = np.asarray(signals.column(column).filter(pa.array(is_event)).to_pylist(), dtype=object)
-            topics = np.asarray(signals.column("topic_id").filter(pa.array(is_event)).to_pylist(), dtype=object)
-            for label, share, unit, count, members in _groups(labels, w, v, keep):
-                medoid = None
-                if level == SUBINTEREST:
+            distinct, codes = _codes(events.column(column))
+            groups = _groups(codes, len(distinct), w, v, keep)
+            if groups is None:
+                continue
+            first_members = np.array([members[0] for members in groups.members], dtype=np.int64)
+            medoids = None
+            if level == SUBINTEREST:
+                best = np.empty(len(groups.members), dtype=np.int64)
+                for g, (members, unit) in enumerate(zip(groups.members, groups.units)):
                     similarity = v[members] @ unit
-                    best = np.lexsort((item_keys[members], -similarity))[0]
-                    medoid = item_keys[members][best]
-                rows.append((user_id, level, label, topics[members[0]], share, unit, count, 0, 0, 0.0, None,
-                             ENGAGEMENT, 0.0, medoid))
+                    best[g] = members[np.lexsort((key_rank[members], -similarity))[0]]
+                medoids = item_keys.take(best)
+            parts.append(_level_rows(
+                level, user_id, distinct.take(groups.labels), event_topics.take(first_members), groups, medoids,
+            ))
     total = weights @ vectors
     mass = float(np.linalg.norm(total))
     if mass > 0:
         source = ENGAGEMENT if n_engagements and engagement_weight > 0 else TEXT_ONLY
-        rows.append((user_id, USER, user_id, None, 1.0, total / mass, n_engagements, len(set(keys[is_event])),
-                     n_texts, engagement_weight, last_event, source, mass, None))
-    return _profile_table(rows)
+        last_event = pc.max(events.column("event_ts")).cast(TIMESTAMP)
+        n_items = pc.count_distinct(events.column("key"), mode="all").as_py()
+        parts.append({
+            "user_id": user_id, "level": pa.array([USER]), "node_id": user_id, "topic_id": pa.nulls(1, pa.string()),
+            "weight": np.array([1.0]), "embedding": (total / mass)[None, :],
+            "n_engagements": np.array([n_engagements]), "n_items": np.array([n_items]),
+            "n_texts": np.array([n_texts]), "engagement_weight": np.array([engagement_weight]),
+            "last_event_ts": pa.array([last_event], TIMESTAMP), "vector_source": pa.array([source]),
+            "vector_mass": np.array([mass]), "medoid_item_id": pa.nulls(1, pa.string()),
+        })
+    return _profile_table(parts)
 
 
-def _profile_table(rows: list[tuple]) -> pa.Table:
-    columns = list(zip(*rows)) if rows else [[] for _ in PROFILE_SCHEMA]
-    arrays = []
-    for field, values in zip(PROFILE_SCHEMA, columns):
-        if field.name == "embedding":
-            matrix = np.asarray(values, dtype=np.float32)
-            flat = pa.array(matrix.reshape(-1)) if len(values) else pa.array([], pa.float32())
-            width = matrix.shape[1] if len(values) else 0
-            offsets = pa.array(np.arange(0, len(values) + 1, dtype=np.int32) * width)
-            arrays.append(pa.ListArray.from_arrays(offsets, flat))
-        else:
-            arrays.append(pa.array(list(values), field.type))
-    return pa.Table.from_arrays(arrays, schema=PROFILE_SCHEMA)
+def _column(field: pa.Field, values) -> pa.Array:
+    if field.name == "embedding":
+        matrix = np.ascontiguousarray(values, dtype=np.float32)
+        offsets = np.arange(0, matrix.size + 1, matrix.shape[1], dtype=np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(matrix.reshape(-1)))
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values.cast(field.type) if isinstance(values, pa.Array) else pa.array(values, field.type)
+
+
+def _profile_table(parts: list[dict]) -> pa.Table:
+    """One table of the parts' columns, in the order given."""
+    if not parts:
+        return PROFILE_SCHEMA.empty_table()
+    tables = [
+        pa.Table.from_arrays([_column(field, part[field.name]) for field in PROFILE_SCHEMA], schema=PROFILE_SCHEMA)
+        for part in parts
+    ]
+    return pa.concat_tables(tables).combine_chunks()
 
 
 def user_profiles(signals: DataFrame, settings: ProfileSettings) -> DataFrame:
@@ -177,3 +255,23 @@ def user_profiles(signals: DataFrame, settings: ProfileSettings) -> DataFrame:
         return profile_user(table, settings)
 
     return signals.select(*SIGNAL_COLUMNS).groupBy("user_id").applyInArrow(profile, PROFILE_DDL)
+
+
+def profile_counts(profiles: DataFrame, events: DataFrame) -> dict[str, int]:
+    """Rows per user table, text-only users and users seen in ``events`` without a profile (Spark aggregations).
+
+    Only the counts come to the driver: one aggregated row and one anti-join count, never the user ids.
+    """
+    level = F.col("level")
+
+    def rows_where(condition):
+        return F.coalesce(F.sum(condition.cast("long")), F.lit(0))
+
+    row = profiles.agg(
+        rows_where(level == USER).alias("user_embeddings"),
+        rows_where(level == TOPIC).alias("user_topics"),
+        rows_where(level == SUBINTEREST).alias("user_subinterests"),
+        rows_where((level == USER) & (F.col("vector_source") == TEXT_ONLY)).alias("users.text_only"),
+    ).first()
+    without_signal = events.select("user_id").distinct().join(profiles.select("user_id"), "user_id", "left_anti").count()
+    return {**{name: int(row[name]) for name in row.asDict()}, "users.without_signal": int(without_signal)}
