@@ -45,7 +45,10 @@ def test_defaults_are_the_values_of_conf_base(conf_dir):
         if section in ("env", "paths"):
             continue
         for name, value in fields.items():
+            if (section, name) == ("spark", "jars_dir"):
+                continue
             assert getattr(getattr(config, section), name) == value, f"{section}.{name}"
+    assert config.spark.jars_dir == (conf_dir.parent / committed["spark"]["jars_dir"]).resolve()
     assert config.paths.landing_root == (conf_dir.parent / committed["paths"]["landing_root"]).resolve()
     assert config.paths.lake_root == (conf_dir.parent / committed["paths"]["lake_root"]).resolve()
     assert config.paths.mlflow_tracking_uri == committed["paths"]["mlflow_tracking_uri"]

@@ -62,6 +62,11 @@ class SparkConfig(_Section):
     shuffle_partitions: int = Field(8, ge=1, description="spark.sql.shuffle.partitions.")
     driver_memory: str = Field("4g", description="spark.driver.memory for local runs.")
     app_name: str = Field("interests", description="Prefix of the Spark application name.")
+    jars_dir: Path = Field(
+        Path(".spark-jars"),
+        description="Folder of the Delta Lake jars, resolved at install time (scripts/spark_jars.sh); "
+        "a job started without spark-submit puts them on its classpath.",
+    )
 
 
 class LakeConfig(_Section):
@@ -315,4 +320,5 @@ def load_config(
             "lake_root": _resolve(config.paths.lake_root, root),
         }
     )
-    return config.model_copy(update={"paths": paths})
+    spark = config.spark.model_copy(update={"jars_dir": _resolve(config.spark.jars_dir, root)})
+    return config.model_copy(update={"paths": paths, "spark": spark})

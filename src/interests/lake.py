@@ -1,9 +1,17 @@
-"""Delta Lake reads and writes: delta-rs by default, delta-spark where the Delta jars are.
+"""Delta Lake reads and writes with one of two engines, chosen by ``lake.engine``.
+
+- **delta-rs**: the job's driver writes Arrow tables (a Spark DataFrame is collected first). No JVM
+  library, fast for the small tables of one machine.
+- **delta-spark**: a Spark DataFrame is written by the executors (the Delta jars that
+  ``make install`` resolves); only the commit happens on the driver. An Arrow table handed to it is
+  first made a DataFrame, so small driver-side tables work too.
 
 Every write of a ds partition is one Delta commit that replaces exactly that partition
-(``overwrite`` with a ``ds = '...'`` predicate, or ``replaceWhere`` on delta-spark), so a reader
-sees the old partition or the new one, never a mix, and a rerun replaces rather than appends.
-Rows are sorted by the table key before a delta-rs write so a rerun writes the same content.
+(``overwrite`` with a ``ds = '...'`` predicate on delta-rs, ``replaceWhere`` on delta-spark), so a
+reader sees the old partition or the new one, never a mix, and a rerun replaces rather than appends.
+Rows are sorted by the table key (within each task's output on delta-spark) so a rerun writes the
+same content. Tables are created from the catalog schema (names, types, NOT NULL) by either engine,
+and readers that need no Spark read what either wrote with delta-rs (``read``).
 """
 
 from __future__ import annotations
@@ -73,28 +81,43 @@ class Lake:
 
     def exists(self, spec: TableSpec) -> bool:
         """Whether the table has been created."""
+        if self.engine == "delta-spark":
+            spark = self._require_spark()
+            return bool(spark._jvm.io.delta.tables.DeltaTable.isDeltaTable(spark._jsparkSession, str(self.path(spec))))
         from deltalake import DeltaTable
 
         return DeltaTable.is_deltatable(str(self.path(spec)))
 
     def version(self, spec: TableSpec) -> int | None:
         """The table's current Delta version, or None if it does not exist."""
+        if not self.exists(spec):
+            return None
+        if self.engine == "delta-spark":
+            history = self._require_spark().sql(f"DESCRIBE HISTORY delta.`{self.path(spec)}` LIMIT 1").collect()
+            return int(history[0]["version"])
         from deltalake import DeltaTable
 
-        return DeltaTable(str(self.path(spec))).version() if self.exists(spec) else None
+        return DeltaTable(str(self.path(spec))).version()
 
     def partitions(self, spec: TableSpec) -> list[str]:
         """The values of the table's (first) partition column it holds, sorted."""
-        from deltalake import DeltaTable
-
         if not self.exists(spec):
             return []
         column = spec.partition_by[0]
+        if self.engine == "delta-spark":
+            # Answered from the Delta log's partition values (a metadata-only scan), not the data.
+            frame = self._require_spark().read.format("delta").load(str(self.path(spec)))
+            return sorted(row[column] for row in frame.select(column).distinct().collect())
+        from deltalake import DeltaTable
+
         return sorted({part[column] for part in DeltaTable(str(self.path(spec))).partitions()})
 
     def _ensure_table(self, spec: TableSpec) -> None:
         from deltalake import DeltaTable
 
+        if self.engine == "delta-spark":
+            self._spark_create(spec)
+            return
         if not self.exists(spec):
             if is_local(self.path(spec)):
                 Path(self.path(spec)).mkdir(parents=True, exist_ok=True)
@@ -149,15 +172,38 @@ class Lake:
         logger.info("%s: wrote %d rows (%s), version %d", spec.name, table.num_rows, predicate or "append", version)
         return version
 
+    def _spark_create(self, spec: TableSpec) -> None:
+        """Create the table from the catalog schema (NOT NULL kept), partitioning, name and comment."""
+        if self.exists(spec):
+            return
+        spark = self._require_spark()
+        columns = ", ".join(
+            f"`{field.name}` {spark_schema_of(spec)[field.name].dataType.simpleString()}"
+            + ("" if field.nullable else " NOT NULL")
+            for field in spec.schema
+        )
+        comment = spec.description.replace("'", "\\'")
+        partitioned = ", ".join(f"`{column}`" for column in spec.partition_by)
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS delta.`{self.path(spec)}` ({columns}) USING DELTA "
+            f"PARTITIONED BY ({partitioned}) COMMENT '{comment}'"
+        )
+
     def _spark_write(self, spec: TableSpec, frame: DataFrame, replace_where: str | None) -> int:
-        writer = frame.select(*spec.schema.names).write.format("delta").partitionBy(*spec.partition_by)
+        """Write from the executors: one Delta commit, rows sorted by key within each task's files."""
+        self._ensure_table(spec)
+        frame = conform_frame(spec, frame)
+        if spec.key:
+            frame = frame.sortWithinPartitions(*spec.key)
+        # mergeSchema only adds the columns a newer catalog declares (rows are conformed first).
+        writer = frame.write.format("delta").option("mergeSchema", "true")
         if replace_where is None:
             writer.mode("append").save(str(self.path(spec)))
         else:
             writer.mode("overwrite").option("replaceWhere", replace_where).save(str(self.path(spec)))
-        # Plain SQL, so only the Delta jars are needed (not the delta-spark Python package).
-        history = self._require_spark().sql(f"DESCRIBE HISTORY delta.`{self.path(spec)}` LIMIT 1").collect()
-        return int(history[0]["version"])
+        version = self.version(spec)
+        logger.info("%s: wrote from the executors (%s), version %s", spec.name, replace_where or "append", version)
+        return version
 
     # ---------------------------------------------------------------- reads
 
@@ -203,14 +249,14 @@ class Lake:
             bounds.append(("ds", ">=", validate_ds(ds_from)))
         if ds_to:
             bounds.append(("ds", "<=", validate_ds(ds_to)))
+        spark_schema = spark_schema_of(spec)
+        if not self.exists(spec):
+            return spark.createDataFrame([], spark_schema)
         if self.engine == "delta-spark":
             frame = spark.read.format("delta").load(str(self.path(spec)))
             for column, op, value in bounds:
                 frame = frame.where(F.expr(f"{column} {op} '{value}'"))
-            return frame
-        spark_schema = spark_schema_of(spec)
-        if not self.exists(spec):
-            return spark.createDataFrame([], spark_schema)
+            return frame.select(*spec.schema.names)
         from deltalake import DeltaTable
 
         files = DeltaTable(str(self.path(spec))).file_uris(file_pruning_predicate=bounds or None)
@@ -235,8 +281,26 @@ class Lake:
 
     def _as_spark(self, spec: TableSpec, data: pa.Table | DataFrame) -> DataFrame:
         if isinstance(data, pa.Table):
-            return self._require_spark().createDataFrame(conform(spec, data))
+            table = conform(spec, data)
+            return self._require_spark().createDataFrame(table)
         return data
+
+
+def conform_frame(spec: TableSpec, frame: DataFrame) -> DataFrame:
+    """Select and cast a DataFrame's columns to the table's schema, naming any missing column."""
+    from pyspark.sql import functions as F
+
+    missing = [name for name in spec.schema.names if name not in frame.columns]
+    if missing:
+        raise SchemaMismatchError(f"{spec.name}: missing columns {missing}; got {frame.columns}")
+    schema = spark_schema_of(spec)
+    return frame.select(
+        *(
+            F.col(name) if frame.schema[name].dataType == schema[name].dataType
+            else F.col(name).cast(schema[name].dataType).alias(name)
+            for name in spec.schema.names
+        )
+    )
 
 
 def spark_schema_of(spec: TableSpec):
