@@ -12,6 +12,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 @pytest.fixture(scope="session")
 def minilm_encoder():
     """The packaged all-MiniLM-L6-v2 on CPU, through the process-wide loader (loaded once)."""
-    from interests.encoding.encoder import load_encoder
+    from interests.encoding.transformer import load_encoder
 
     return load_encoder(device="cpu")

@@ -8,7 +8,7 @@ import pytest
 
 from interests.catalog import TEXT_EMBEDDINGS
 from interests.encoding.cache import cache_rows, texts_to_encode
-from interests.encoding.encoder import HashingEncoder
+from interests.encoding.hashing import HashingEncoder
 from interests.encoding.text import text_hash
 
 

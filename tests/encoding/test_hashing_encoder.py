@@ -8,7 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from interests.encoding.encoder import Encoder, HashingEncoder, InvalidEncoderArgumentError
+from interests.encoding.errors import InvalidEncoderArgumentError
+from interests.encoding.hashing import HashingEncoder
+from interests.encoding.protocol import Encoder
 
 TEXTS = [
     "a recipe for sourdough bread",
@@ -50,7 +52,7 @@ def test_deterministic_across_instances():
 def test_deterministic_across_processes():
     # Python's hash() of a str changes per process; the fake must not depend on it.
     code = (
-        "from interests.encoding.encoder import HashingEncoder;"
+        "from interests.encoding.hashing import HashingEncoder;"
         "print(repr(HashingEncoder(dim=64).encode(['hello world']).tolist()))"
     )
     outputs = {

@@ -9,16 +9,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from interests.encoding import encoder as encoder_module
-from interests.encoding.encoder import (
-    Encoder,
-    InvalidEncoderArgumentError,
-    TransformerEncoder,
-    default_model_path,
-    encode_arrow,
-    load_encoder,
-    model_version_for,
-)
+from interests.encoding import model_files
+from interests.encoding.arrow import encode_arrow
+from interests.encoding.errors import InvalidEncoderArgumentError
+from interests.encoding.model_files import default_model_path, model_version_for
+from interests.encoding.protocol import Encoder
+from interests.encoding.transformer import TransformerEncoder, load_encoder
 
 torch = pytest.importorskip("torch")
 
@@ -143,7 +139,7 @@ def test_encode_arrow_with_the_real_model(minilm_encoder):
 
 
 def test_a_second_load_gives_the_same_version_and_vectors(minilm_encoder, mixed_reference):
-    encoder_module._digests.clear()  # hash the weights again rather than trust the cache
+    model_files._digests.clear()  # hash the weights again rather than trust the cache
     second = TransformerEncoder(device="cpu", batch_size=16)
     assert second.model_version == minilm_encoder.model_version
     np.testing.assert_allclose(second.encode(MIXED_TEXTS), mixed_reference, atol=1e-5)
