@@ -99,13 +99,17 @@ def lake(tmp_path, monkeypatch) -> Lake:
     params=[
         pytest.param("hashing", id="hashing"),
         pytest.param("minilm", id="minilm", marks=pytest.mark.integration),
+        # The cluster engine: Delta reads on Spark and the cache rows written from the executors.
+        pytest.param("hashing-delta-spark", id="hashing-delta-spark", marks=pytest.mark.integration),
     ]
 )
-def encoder_case(request):
+def encoder_case(request, monkeypatch):
     """(settings for the job, None = the configured model; the same encoder in process)."""
-    if request.param == "hashing":
-        return HashingSettings(dim=32), HashingEncoder(dim=32)
-    return None, request.getfixturevalue("minilm_encoder")
+    if request.param == "minilm":
+        return None, request.getfixturevalue("minilm_encoder")
+    if request.param == "hashing-delta-spark":
+        monkeypatch.setenv("INTERESTS_LAKE__ENGINE", "delta-spark")
+    return HashingSettings(dim=32), HashingEncoder(dim=32)
 
 
 def test_only_cache_misses_are_encoded_on_spark_and_a_rerun_encodes_nothing(lake, spark, encoder_case):
