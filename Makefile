@@ -21,8 +21,12 @@ export TRANSFORMERS_OFFLINE := 1
 export INTERESTS_PATHS__LANDING_ROOT := $(LANDING_ROOT)
 export INTERESTS_PATHS__LAKE_ROOT := $(abspath $(LAKE))
 export INTERESTS_PYTHON := $(CURDIR)/$(BIN)/python
+# The library as spark-submit ships it to the executors (--py-files): a zip of src/interests, built by
+# install and again by `make dist`, night, backfill and airflow (tasks refuse a zip older than src).
+LIBRARY_ZIP := $(CURDIR)/.dist/interests.zip
+BUILD_LIBRARY_ZIP = $(BIN)/python dags/interests_airflow/library.py src/interests $(LIBRARY_ZIP)
 
-.PHONY: help install run generate history night summary test test-fast bench backfill airflow mlflow-ui lint clean
+.PHONY: help install dist run generate history night summary test test-fast bench backfill airflow mlflow-ui lint clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,16 +37,21 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BUILD_LIBRARY_ZIP)
 	@touch $@
 
 install: $(VENV)/.installed ## Create .venv and install the pinned requirements (CPU torch)
+
+# Always rebuilt (a tenth of a second): a module deleted from src leaves no newer file to notice.
+dist: install ## Zip src/interests for spark-submit --py-files (.dist/interests.zip)
+	@$(BUILD_LIBRARY_ZIP)
 
 generate: install ## Generate the synthetic landing zone for the days up to DS (PRESET=small)
 	$(BIN)/interests generate --preset $(PRESET) --end $(DS) --landing $(GENERATED_LANDING) --truth $(TRUTH)
 
 # A DAG run can succeed having run no task (a logical date before the DAG's start_date), so the
 # night is judged by what it published since it started; check-night prints the one failure line.
-night: install ## Run the nightly DAG for DS through Airflow (airflow dags test), on LANDING or the generated data
+night: install dist ## Run the nightly DAG for DS through Airflow (airflow dags test), on LANDING or the generated data
 	@$(BIN)/interests check-landing --ds $(DS)
 	@started=$$(date -u +%FT%TZ); echo "scripts/airflow.sh dags test interests_nightly $(DS)"; \
 		scripts/airflow.sh dags test interests_nightly $(DS); airflow_status=$$?; \
@@ -73,12 +82,12 @@ test-fast: install ## Only the unit tests (no integration or Airflow runs)
 bench: install ## Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run)
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
 
-backfill: install ## Run the nightly DAG for every day START..END (inclusive), oldest first
+backfill: install dist ## Run the nightly DAG for every day START..END (inclusive), oldest first
 	@day=$(START); while [[ "$$day" < "$(END)" || "$$day" == "$(END)" ]]; do \
 		echo "== backfill ds=$$day"; scripts/airflow.sh dags test interests_nightly $$day && $(BIN)/interests check-night --ds $$day || exit 1; \
 		day=$$(date -u -d "$$day + 1 day" +%F); done
 
-airflow: install ## Start Airflow (scheduler + UI) with the project-local AIRFLOW_HOME
+airflow: install dist ## Start Airflow (scheduler + UI) with the project-local AIRFLOW_HOME
 	scripts/airflow.sh standalone
 
 mlflow-ui: install ## Start the MLflow UI on the embedded store of LAKE

@@ -13,8 +13,33 @@ each run as its own process from the project root:
    sub-interest embeddings; the night's retrieval evaluation against baselines.
 5. `publish`: quality gate, a `pipeline_runs` row, the encoder and hierarchy in MLflow.
 
-Every task runs `<python> jobs/<task>.py --ds <ds> --run-id <run_id>` with the worker's
-environment, so the jobs read `conf/` plus any `INTERESTS_*` overrides set where Airflow runs.
+**How a task runs.** Every task submits its job with spark-submit (`SparkSubmitOperator`), from
+the project root, with the worker's environment (so the jobs read `conf/` plus any `INTERESTS_*`
+overrides set where Airflow runs):
+
+    <venv>/bin/spark-submit --master <from the connection>
+        --conf spark.pyspark.python=<python> --conf spark.pyspark.driver.python=<python>
+        --conf spark.driver.memory=4g --conf spark.driver.extraJavaOptions=-Duser.timezone=UTC
+        --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC
+        --py-files <home>/.dist/interests.zip --jars <home>/.spark-jars/<each>.jar
+        --name interests-<task> [--deploy-mode ...] <home>/jobs/<task>.py --ds <ds> --run-id <run_id>
+
+The driver runs where spark-submit runs (client mode), so the job's exit code is the task's.
+`--py-files` ships the library (`src/interests`, zipped by `make install`) to the executors and
+`--jars` the Delta Lake jars resolved at install time, so no executor needs a path that exists only
+on the worker's machine; a task refuses to submit a zip older than the sources.
+
+**Where it submits.** The master (and deploy mode, YARN queue) come from the Airflow connection
+`INTERESTS_SPARK_CONN_ID` (default `interests_spark`), defined by the environment variable
+`AIRFLOW_CONN_INTERESTS_SPARK`; `scripts/airflow.sh` sets the embedded default,
+`{"conn_type": "spark", "host": "local[*]"}`, when it is unset. For a cluster, e.g.
+`{"conn_type": "spark", "host": "spark://10.0.0.5", "port": 7077}` (standalone),
+`{"conn_type": "spark", "host": "yarn", "extra": {"queue": "etl"}}`, or
+`{"conn_type": "spark", "host": "k8s://https://10.0.0.1:6443", "extra": {"namespace": "etl"}}`
+(needs the cncf-kubernetes provider). Ship third-party dependencies to executors as a packed
+environment (venv-pack or conda-pack) with `INTERESTS_SPARK_CONF='{"spark.archives":
+"hdfs:///envs/interests.tar.gz#environment", "spark.pyspark.python": "./environment/bin/python"}'`.
+docs/operations.md, "Submitting to a cluster", has the whole recipe.
 
 **Which day.** The schedule is a *data-interval* timetable on `@daily` (UTC): the run for the
 interval 2026-11-20 00:00 to 2026-11-21 00:00 starts just after midnight on 2026-11-21 and has
@@ -48,11 +73,19 @@ the nights before it. That is why `max_active_runs=1` here, and why a backfill n
 
 **Failures.** A task is retried twice, 5 minutes apart, and stopped after 2 hours. A job that
 exits with code 2 (bad input, e.g. the landing folder for `ds` is missing) fails at once: the
-same input would fail again. Fix the input, then clear the task.
+same input would fail again. Fix the input, then clear the task. So does a task whose connection
+is undefined, whose spark-submit, jars or library zip is missing, or whose zip is older than
+`src/interests` (`make dist` rebuilds it). On a cluster in *cluster* deploy mode the driver's exit
+code does not come back through spark-submit, so there every failure is retried.
 
 **Set at parse time from the environment:** `INTERESTS_HOME` (project root; default: the parent
-of this `dags/` folder), `INTERESTS_PYTHON` (interpreter for the jobs; default: the one parsing
-this file), `INTERESTS_DAG_CATCHUP` (`true` to create every missed night since `start_date`;
+of this `dags/` folder), `INTERESTS_PYTHON` (interpreter of the jobs' driver and, unless
+`INTERESTS_SPARK_CONF` says otherwise, of the executors; default: the one parsing this file),
+`INTERESTS_SPARK_SUBMIT` (default: the `spark-submit` next to `INTERESTS_PYTHON`, i.e. the project's
+pyspark; it wins over the connection's `spark-binary`), `INTERESTS_SPARK_CONN_ID` (default
+`interests_spark`), `INTERESTS_SPARK__JARS_DIR` (the jobs' own `spark.jars_dir` override; default
+`<home>/.spark-jars`), `INTERESTS_SPARK_CONF` (a JSON object of Spark properties laid over the
+ones above), `INTERESTS_DAG_CATCHUP` (`true` to create every missed night since `start_date`;
 default `false`), `INTERESTS_DAG_START_DATE` (YYYY-MM-DD, the deployment's first night; default
 1970-01-01 so that a night for any day, years back included, runs its tasks: Airflow schedules no
 task for a logical date before `start_date`; catchup requires it to be set).
@@ -60,14 +93,14 @@ task for a logical date before `start_date`; catchup requires it to be set).
 
 from __future__ import annotations
 
+import json
 import os
-import shlex
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from airflow.sdk import CronDataIntervalTimetable, dag
-from interests_airflow import JobOperator
+from interests_airflow import SparkJobOperator
 
 
 def _env_flag(name: str, default: bool) -> bool:
@@ -97,6 +130,22 @@ def _env_date(name: str, default: datetime) -> datetime:
         raise ValueError(f"{name}={value!r} is not a day; use YYYY-MM-DD") from None
 
 
+def _env_spark_conf(name: str) -> dict[str, str]:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return {}
+    try:
+        conf = json.loads(value)
+    except ValueError:
+        conf = None
+    if isinstance(conf, dict):
+        return {str(key): str(item) for key, item in conf.items()}
+    raise ValueError(
+        f"{name}={value!r} is not a JSON object of Spark properties, "
+        'e.g. {"spark.executor.memory": "8g"}'
+    )
+
+
 PROJECT_HOME = Path(os.environ.get("INTERESTS_HOME") or Path(__file__).resolve().parents[1])
 PYTHON = os.environ.get("INTERESTS_PYTHON") or sys.executable
 CATCHUP = _env_flag("INTERESTS_DAG_CATCHUP", default=False)
@@ -107,16 +156,43 @@ if CATCHUP and "INTERESTS_DAG_START_DATE" not in os.environ:
         f"catching up from the default {EARLIEST_NIGHT:%Y-%m-%d} would schedule decades of nights"
     )
 
+SPARK_CONN_ID = os.environ.get("INTERESTS_SPARK_CONN_ID") or "interests_spark"
+# The project's pyspark installs spark-submit next to its python (not resolved: a venv's python
+# is a link to the base interpreter, whose folder has no spark-submit).
+SPARK_SUBMIT = os.environ.get("INTERESTS_SPARK_SUBMIT") or str(Path(PYTHON).with_name("spark-submit"))
+LIBRARY_SOURCE = PROJECT_HOME / "src" / "interests"
+LIBRARY_ZIP = PROJECT_HOME / ".dist" / "interests.zip"
+"""Built by `make install` from LIBRARY_SOURCE (interests_airflow/library.py)."""
+JARS_DIR = PROJECT_HOME / os.environ.get("INTERESTS_SPARK__JARS_DIR", ".spark-jars")
+"""The Delta Lake jars (scripts/spark_jars.sh); the same override as the jobs' spark.jars_dir."""
+SPARK_CONF = {
+    # Driver and executors run the project's interpreter (a cluster overrides the executors'
+    # with a packed environment: spark.archives + spark.pyspark.python=./environment/bin/python).
+    "spark.pyspark.python": PYTHON,
+    "spark.pyspark.driver.python": PYTHON,
+    # Fixed when the driver JVM starts, so a job cannot set them: they are spark-submit's.
+    # 4g as conf/base's spark.driver_memory: with local[*] the executors live in the driver.
+    "spark.driver.memory": "4g",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    **_env_spark_conf("INTERESTS_SPARK_CONF"),
+}
 
-def run_job(job: str) -> JobOperator:
-    """The task that runs ``jobs/<job>.py`` for this run's ds and run id."""
-    return JobOperator(
+
+def run_job(job: str) -> SparkJobOperator:
+    """The task that submits ``jobs/<job>.py`` for this run's ds and run id."""
+    return SparkJobOperator(
         task_id=job,
-        bash_command=(
-            f"{shlex.quote(PYTHON)} jobs/{job}.py"
-            " --ds {{ ds }} --run-id {{ run_id | shell_quote }}"
-        ),
-        cwd=str(PROJECT_HOME),
+        application=str(PROJECT_HOME / "jobs" / f"{job}.py"),
+        application_args=["--ds", "{{ ds }}", "--run-id", "{{ run_id }}"],
+        name=f"interests-{job}",
+        conn_id=SPARK_CONN_ID,
+        spark_binary=SPARK_SUBMIT,
+        conf=dict(SPARK_CONF),
+        py_files=str(LIBRARY_ZIP),
+        library_source=str(LIBRARY_SOURCE),
+        jars_dir=str(JARS_DIR),
+        project_home=str(PROJECT_HOME),
     )
 
 
@@ -133,7 +209,6 @@ def run_job(job: str) -> JobOperator:
         "retry_delay": timedelta(minutes=5),
         "execution_timeout": timedelta(hours=2),
     },
-    user_defined_filters={"shell_quote": shlex.quote},
     tags=["interests", "embeddings", "nightly"],
 )
 def interests_nightly() -> None:

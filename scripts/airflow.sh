@@ -11,6 +11,10 @@
 #                  default <project>/.airflow
 #   AIRFLOW_BIN    the airflow executable; default <project>/.venv/bin/airflow
 #   AIRFLOW__*     any Airflow setting; the ones below are defaults, a value already set wins.
+#   AIRFLOW_CONN_INTERESTS_SPARK
+#                  the Spark connection the nightly DAG submits its jobs through (master, deploy
+#                  mode); default {"conn_type": "spark", "host": "local[*]"}, this machine.
+#                  A DAG pointed at another connection (INTERESTS_SPARK_CONN_ID) gets no default.
 # The metadata DB is migrated on first use and after an Airflow upgrade, not on every call.
 set -euo pipefail
 
@@ -37,6 +41,14 @@ export AIRFLOW__CORE__DEFAULT_TIMEZONE="${AIRFLOW__CORE__DEFAULT_TIMEZONE:-UTC}"
 # The UI/API listens on this machine only: the simple auth manager is for development.
 export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}"
+# The embedded default: spark-submit runs the jobs on this machine (local[*]). Set only for the
+# default connection id, only when unset. Airflow reads connections from the environment before the
+# metadata DB, so a connection kept in the DB or a secrets backend takes another id
+# (INTERESTS_SPARK_CONN_ID), which gets no default here.
+if [[ "${INTERESTS_SPARK_CONN_ID:-interests_spark}" == "interests_spark" ]]; then
+    local_spark='{"conn_type": "spark", "host": "local[*]"}'
+    export AIRFLOW_CONN_INTERESTS_SPARK="${AIRFLOW_CONN_INTERESTS_SPARK:-$local_spark}"
+fi
 
 # Migrate when the stamp (Airflow version + DB URL) is missing or stale, or the sqlite file is gone.
 # Reading the version from package metadata takes ~50 ms; `airflow db check-migrations` takes ~4 s.

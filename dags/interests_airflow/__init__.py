@@ -5,6 +5,6 @@ alike), so DAG files import this package as ``interests_airflow``. It must stay 
 imported every time a DAG file is parsed.
 """
 
-from interests_airflow.operators import BAD_INPUT_EXIT_CODE, JobOperator
+from interests_airflow.operators import BAD_INPUT_EXIT_CODE, SparkJobOperator
 
-__all__ = ["BAD_INPUT_EXIT_CODE", "JobOperator"]
+__all__ = ["BAD_INPUT_EXIT_CODE", "SparkJobOperator"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import runpy
-import shlex
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -64,9 +63,9 @@ def _parse_nightly_with(monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
     return namespace["interests_nightly"]()
 
 
-def _render(dag: Any, task_id: str, **context: str) -> str:
+def _render_args(dag: Any, task_id: str, **context: str) -> list[str]:
     task = dag.get_task(task_id)
-    return task.render_template(task.bash_command, context, jinja_env=dag.get_template_env())
+    return task.render_template(task.application_args, context, jinja_env=dag.get_template_env())
 
 
 # --- every DAG -------------------------------------------------------------------------------
@@ -138,27 +137,29 @@ def test_nightly_runs_the_four_jobs_in_order(nightly: Any) -> None:
 
 
 @pytest.mark.parametrize("job", NIGHTLY_JOBS)
-def test_nightly_task_runs_its_job_for_the_runs_ds_and_run_id(nightly: Any, job: str) -> None:
+def test_nightly_task_submits_its_job_for_the_runs_ds_and_run_id(nightly: Any, job: str) -> None:
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
     task = nightly.get_task(job)
-    assert "{{ ds }}" in task.bash_command  # rendered per run, not fixed when the file is parsed
-    rendered = _render(nightly, job, ds="2026-11-20", run_id="scheduled__2026-11-20T00:00:00+00:00")
-    assert shlex.split(rendered) == [
-        sys.executable,
-        f"jobs/{job}.py",
-        "--ds",
-        "2026-11-20",
-        "--run-id",
-        "scheduled__2026-11-20T00:00:00+00:00",
-    ]
-    assert task.cwd == str(PROJECT_ROOT)
-    assert task.append_env is True  # INTERESTS_* and friends reach the job
-    assert task.skip_on_exit_code == []  # no exit code turns a night into "skipped"
+    assert isinstance(task, SparkSubmitOperator)
+    assert task.application == str(PROJECT_ROOT / "jobs" / f"{job}.py")
+    assert "{{ ds }}" in task.application_args  # rendered per run, not fixed when the file is parsed
+    rendered = _render_args(nightly, job, ds="2026-11-20", run_id="scheduled__2026-11-20T00:00:00+00:00")
+    assert rendered == ["--ds", "2026-11-20", "--run-id", "scheduled__2026-11-20T00:00:00+00:00"]
+    assert task.project_home == str(PROJECT_ROOT)
+    assert task.py_files == str(PROJECT_ROOT / ".dist" / "interests.zip")
+    assert task.library_source == str(PROJECT_ROOT / "src" / "interests")
+    assert task.jars_dir == str(PROJECT_ROOT / ".spark-jars")
+    assert task._conn_id == "interests_spark"
+    assert task._spark_binary == str(Path(sys.executable).with_name("spark-submit"))
+    assert task.conf["spark.pyspark.python"] == sys.executable
+    assert task.conf["spark.pyspark.driver.python"] == sys.executable
 
 
 def test_nightly_passes_an_odd_run_id_as_one_argument(nightly: Any) -> None:
     run_id = "manual__$(touch x); ~me 'quoted'"
-    rendered = _render(nightly, "publish", ds="2026-11-20", run_id=run_id)
-    assert shlex.split(rendered)[-2:] == ["--run-id", run_id]
+    rendered = _render_args(nightly, "publish", ds="2026-11-20", run_id=run_id)
+    assert rendered[-2:] == ["--run-id", run_id]  # no shell in between: spark-submit gets a list
 
 
 def test_a_scheduled_run_processes_the_day_that_ended(nightly: Any) -> None:
@@ -188,15 +189,40 @@ def test_nightly_settings_come_from_the_environment(
         INTERESTS_PYTHON="/opt/python 3/bin/python",
         INTERESTS_DAG_CATCHUP="true",
         INTERESTS_DAG_START_DATE="2025-06-01",
+        INTERESTS_SPARK_CONN_ID="spark_cluster",
+        INTERESTS_SPARK__JARS_DIR="jars",
+        INTERESTS_SPARK_CONF=json.dumps(
+            {"spark.pyspark.python": "./environment/bin/python", "spark.executor.memory": "8g"}
+        ),
     )
     assert dag.catchup is True
     assert dag.start_date.strftime("%Y-%m-%d") == "2025-06-01"
     task = dag.get_task("clean_events")
-    assert task.cwd == "/srv/interests"
-    assert (
-        shlex.split(_render(dag, "clean_events", ds="2026-11-20", run_id="r"))[0]
-        == "/opt/python 3/bin/python"
-    )
+    assert task.project_home == "/srv/interests"
+    assert task.application == "/srv/interests/jobs/clean_events.py"
+    assert task.py_files == "/srv/interests/.dist/interests.zip"
+    assert task.jars_dir == "/srv/interests/jars"  # relative to the project, like the jobs' own
+    assert task._conn_id == "spark_cluster"
+    assert task._spark_binary == "/opt/python 3/bin/spark-submit"  # the project's pyspark
+    assert task.conf["spark.pyspark.driver.python"] == "/opt/python 3/bin/python"
+    assert task.conf["spark.pyspark.python"] == "./environment/bin/python"  # the env wins
+    assert task.conf["spark.executor.memory"] == "8g"
+    assert task.conf["spark.driver.extraJavaOptions"] == "-Duser.timezone=UTC"
+
+
+def test_nightly_takes_spark_submit_from_the_environment(
+    dagbag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dag = _parse_nightly_with(monkeypatch, INTERESTS_SPARK_SUBMIT="/opt/spark/bin/spark-submit")
+    assert dag.get_task("publish")._spark_binary == "/opt/spark/bin/spark-submit"
+
+
+@pytest.mark.parametrize("value", ["spark.executor.memory=8g", "[1, 2]", "{not json"])
+def test_nightly_rejects_spark_conf_that_is_not_a_json_object(
+    dagbag: Any, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    with pytest.raises(ValueError, match="INTERESTS_SPARK_CONF=.*JSON object"):
+        _parse_nightly_with(monkeypatch, INTERESTS_SPARK_CONF=value)
 
 
 def test_nightly_runs_any_day_by_default_and_catchup_needs_a_first_night(

@@ -1,8 +1,11 @@
 """A whole night through Airflow (``airflow dags test``), with stand-in jobs that record their calls.
 
-This checks the wiring, not the jobs: the command each task runs, the ds it passes, the order,
-that the worker's environment reaches the jobs, and that a job rejecting its input (exit code 2)
-fails the run at once. The real jobs go through the same ``run_dag_test`` in the integration tests.
+This checks the wiring, not the jobs: each task submits its job with the project's spark-submit to
+the default connection (``local[*]``, set by ``scripts/airflow.sh``), the ds it passes, the order,
+that the worker's environment and the library zip reach the jobs, and that a job rejecting its
+input (exit code 2) fails the run at once. The stand-ins are Python files that spark-submit runs as
+the driver without starting a SparkContext, so a task costs one spark-submit JVM (a few seconds).
+The real jobs go through the same ``run_dag_test`` in the integration tests.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ import json
 import os
 import stat
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
-from airflow_helpers import NIGHTLY_JOBS, output_tail, run_dag_test
+from airflow_helpers import NIGHTLY_JOBS, PROJECT_ROOT, output_tail, run_dag_test
 
 pytestmark = pytest.mark.airflow
 
@@ -29,6 +33,9 @@ with open(os.environ["WIRING_CALLS"], "a") as calls:
         "cwd": os.getcwd(),
         "landing_root": os.environ.get("INTERESTS_PATHS__LANDING_ROOT"),
         "python_marker": os.environ.get("WIRING_PYTHON_MARKER"),
+        "interests_home": os.environ.get("INTERESTS_HOME"),
+        "spark_submit": "PYSPARK_GATEWAY_PORT" in os.environ,
+        "python_path": os.environ.get("PYTHONPATH", "").split(os.pathsep),
     }) + "\\n")
 exit_codes = json.loads(os.environ.get("WIRING_EXIT_CODES", "{}"))
 sys.exit(exit_codes.get(job, 0))
@@ -43,12 +50,28 @@ def shared_airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def stand_in_project(tmp_path: Path) -> Path:
-    """A project home (with a space in its path) whose jobs/ only record how they were called."""
+    """A project home (with a space in its path) whose jobs/ only record how they were called.
+
+    Its library zip holds nothing the stand-ins use (there is no src/ to check it against); the
+    Delta jars are the real ones, through the jobs' own override, ``INTERESTS_SPARK__JARS_DIR``.
+    """
     home = tmp_path / "project home"
     (home / "jobs").mkdir(parents=True)
     for job in NIGHTLY_JOBS:
         (home / "jobs" / f"{job}.py").write_text(_STAND_IN_JOB)
+    (home / ".dist").mkdir()
+    with zipfile.ZipFile(home / ".dist" / "interests.zip", "w") as library:
+        library.writestr("interests/__init__.py", "")
     return home
+
+
+def _night_env(**env: str) -> dict[str, str]:
+    """What every stand-in night needs: the real spark-submit and Delta jars of this checkout."""
+    return {
+        "INTERESTS_SPARK_SUBMIT": str(Path(sys.executable).with_name("spark-submit")),
+        "INTERESTS_SPARK__JARS_DIR": str(PROJECT_ROOT / ".spark-jars"),
+        **env,
+    }
 
 
 @pytest.fixture
@@ -79,11 +102,11 @@ def test_a_night_runs_every_job_in_order_for_its_ds(
     result = run_dag_test(
         stand_in_project,
         "2015-03-01",
-        {
-            "WIRING_CALLS": str(calls_file),
-            "INTERESTS_PATHS__LANDING_ROOT": "/landing/for/this/test",
-            "INTERESTS_PYTHON": str(marked_python),
-        },
+        _night_env(
+            WIRING_CALLS=str(calls_file),
+            INTERESTS_PATHS__LANDING_ROOT="/landing/for/this/test",
+            INTERESTS_PYTHON=str(marked_python),
+        ),
         airflow_home=shared_airflow_home,
         timeout=600,
     )
@@ -97,7 +120,11 @@ def test_a_night_runs_every_job_in_order_for_its_ds(
         assert call["argv"][:3] == ["--ds", "2015-03-01", "--run-id"] and len(call["argv"]) == 4
         assert os.path.samefile(call["cwd"], stand_in_project)
         assert call["landing_root"] == "/landing/for/this/test"
-        assert call["python_marker"] == "yes"
+        assert call["python_marker"] == "yes"  # the driver ran INTERESTS_PYTHON
+        assert call["spark_submit"] is True
+        assert call["interests_home"] == str(stand_in_project)
+        # The library zip comes first on the driver's path, as on the executors'.
+        assert call["python_path"][0] == str(stand_in_project / ".dist" / "interests.zip")
 
 
 def test_a_job_rejecting_its_input_fails_the_night_without_retries(
@@ -107,7 +134,7 @@ def test_a_job_rejecting_its_input_fails_the_night_without_retries(
     result = run_dag_test(
         stand_in_project,
         "2026-11-21",
-        {"WIRING_CALLS": str(calls_file), "WIRING_EXIT_CODES": json.dumps({"encode_texts": 2})},
+        _night_env(WIRING_CALLS=str(calls_file), WIRING_EXIT_CODES=json.dumps({"encode_texts": 2})),
         airflow_home=shared_airflow_home,
         # A retry would wait retry_delay (5 min) first: running into this limit means exit
         # code 2 was retried.

@@ -1,10 +1,14 @@
-"""One whole night through Airflow (`airflow dags test`) with the real jobs, each its own process."""
+"""One whole night through Airflow (`airflow dags test`) with the real jobs, each submitted by
+spark-submit to the embedded default connection (`local[*]`), the library shipped as --py-files."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pyarrow.compute as pc
 import pytest
-from airflow_helpers import PROJECT_ROOT, output_tail, run_dag_test
+from airflow_helpers import DAGS_FOLDER, PROJECT_ROOT, output_tail, run_dag_test
 
 from interests.catalog import OUTPUT_TABLES, PIPELINE_RUNS, STAGE_RUNS, table
 from interests.lake import Lake
@@ -26,8 +30,17 @@ def test_nightly_dag_runs_the_real_jobs(tmp_path):
         "INTERESTS_SPARK__SHUFFLE_PARTITIONS": "2",
         "HF_HUB_OFFLINE": "1",
     }
+    # What `make night` does first: the tasks refuse a library zip older than src/interests.
+    subprocess.run(
+        [sys.executable, str(DAGS_FOLDER / "interests_airflow" / "library.py"),
+         str(PROJECT_ROOT / "src" / "interests"), str(PROJECT_ROOT / ".dist" / "interests.zip")],
+        check=True,
+    )
     result = run_dag_test(PROJECT_ROOT, DS, env, airflow_home=tmp_path / "airflow", timeout=1500)
     assert result.returncode == 0, output_tail(result)
+    submitted = [line for line in result.stdout.splitlines() if "Spark-Submit cmd:" in line]
+    assert len(submitted) == 5, output_tail(result)
+    assert all("--master local[*]" in line and "--py-files" in line for line in submitted)
 
     lake = Lake(lake_root)
     stages = set(lake.read(STAGE_RUNS, ds=DS)["stage"].to_pylist())
