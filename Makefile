@@ -21,6 +21,8 @@ export TRANSFORMERS_OFFLINE := 1
 export INTERESTS_PATHS__LANDING_ROOT := $(LANDING_ROOT)
 export INTERESTS_PATHS__LAKE_ROOT := $(abspath $(LAKE))
 export INTERESTS_PYTHON := $(CURDIR)/$(BIN)/python
+# The Delta Lake jars, resolved at install time (scripts/spark_jars.sh); conf spark.jars_dir points here.
+SPARK_JARS := $(CURDIR)/.spark-jars
 # The library as spark-submit ships it to the executors (--py-files): a zip of src/interests, built by
 # install and again by `make dist`, night, backfill and airflow (tasks refuse a zip older than src).
 LIBRARY_ZIP := $(CURDIR)/.dist/interests.zip
@@ -33,10 +35,14 @@ help: ## List the targets
 	@echo ""
 	@echo "  Variables: DS=YYYY-MM-DD (default yesterday, UTC)  LANDING=/path (real landing zone)  LAKE=/path"
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+# The Spark provider goes in without its dependencies: it asks for pyspark-client, a second copy of
+# the pyspark package, which SparkSubmitOperator does not use (requirements-nodeps.txt says more).
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml conf/spark-jars/pom.xml scripts/spark_jars.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	scripts/spark_jars.sh $(SPARK_JARS) $$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')
 	$(BUILD_LIBRARY_ZIP)
 	@touch $@
 

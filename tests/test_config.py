@@ -56,9 +56,22 @@ def test_defaults_are_the_values_of_conf_base(conf_dir):
 
 def test_conf_base_sets_every_field_to_the_model_default(conf_dir):
     """The committed yml and the pydantic defaults agree, so a missing key changes nothing."""
-    from_yml = load(conf_dir).model_dump(exclude={"paths"})
-    from_model = PipelineConfig().model_dump(exclude={"paths"})
+    loaded = load(conf_dir)
+    from_yml = loaded.model_dump(exclude={"paths": True, "spark": {"jars_dir"}})
+    from_model = PipelineConfig().model_dump(exclude={"paths": True, "spark": {"jars_dir"}})
     assert from_yml == from_model
+    assert loaded.spark.jars_dir == (conf_dir.parent / PipelineConfig().spark.jars_dir).resolve()
+
+
+def test_interests_home_is_the_root_a_submitted_job_resolves_against(tmp_path):
+    """Under spark-submit the package comes from a zip; INTERESTS_HOME names the checkout instead."""
+    import subprocess
+    import sys
+
+    code = "from interests.config import PROJECT_ROOT; print(PROJECT_ROOT)"
+    env = {**__import__("os").environ, "INTERESTS_HOME": str(tmp_path)}
+    printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert printed.stdout.strip() == str(tmp_path)
 
 
 # ---------------------------------------------------------------- overrides

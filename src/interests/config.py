@@ -19,8 +19,12 @@ from interests.errors import InterestsError
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-"""The checkout root (conf/, jobs/, dags/ live here)."""
+HOME_ENV = "INTERESTS_HOME"
+PROJECT_ROOT = Path(os.environ.get(HOME_ENV) or Path(__file__).resolve().parents[2])
+"""The checkout root (conf/, jobs/, dags/ live here): ``INTERESTS_HOME``, else the folder above src/.
+
+spark-submit imports this package from the shipped zip (``--py-files``), whose parent is not the
+checkout, so the DAG passes INTERESTS_HOME to every submitted job."""
 
 ENV_PREFIX = "INTERESTS_"
 EVENT_TYPES = ("impression", "click", "like", "share", "purchase", "dwell", "search")

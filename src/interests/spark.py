@@ -63,10 +63,12 @@ def build_spark(config: PipelineConfig, job_name: str):
         )
         if jars:
             builder = builder.config("spark.jars", ",".join(str(jar) for jar in jars))
-    if not submitted and config.env == "local" and isinstance(config.paths.lake_root, Path):
+    if not submitted:
+        builder = builder.config("spark.driver.memory", config.spark.driver_memory)
+    if config.env == "local" and isinstance(config.paths.lake_root, Path):
+        # One machine (a standalone cluster on 127.0.0.1 included): no UI, loopback, the lake's warehouse.
         builder = (
             builder.config("spark.ui.enabled", "false")
-            .config("spark.driver.memory", config.spark.driver_memory)
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.sql.warehouse.dir", str(config.paths.lake_root / "_spark_warehouse"))
