@@ -1,10 +1,12 @@
 """The night's quality gate: every check a night's tables must pass before it counts as published.
 
-``night_checks`` reads the night's tables through a ``Lake`` and runs the checks of
-``publishing/quality.py`` on them; ``jobs/publish.py`` records the result and fails the night on any
-failed check. Vectors live in two spaces with two widths: the retrieval space (item and user
-``embedding`` columns: behaviour part + text part + slack, see behaviour/space.py) and the text space
-(``item_embeddings.text_embedding``, ``topics.centroid``: the encoder's dimension).
+``night_checks`` reads the night's tables into Spark through a ``Lake`` and measures each table in
+one aggregation on the executors (``publishing/quality.py``), so the driver receives one small row
+of figures per table, however many users, items and events the night has; ``jobs/publish.py``
+records the result and fails the night on any failed check. Vectors live in two spaces with two
+widths: the retrieval space (item and user ``embedding`` columns: behaviour part + text part +
+slack, see behaviour/space.py) and the text space (``item_embeddings.text_embedding``,
+``topics.centroid``: the encoder's dimension).
 """
 
 from __future__ import annotations
@@ -20,35 +22,53 @@ from interests.catalog import (
 from interests.config import QualityConfig
 from interests.lake import Lake
 from interests.publishing.quality import (
+    ROWS,
     QualityCheck,
     assignment_checks,
+    assignment_figures,
     conservation_check,
     embedding_checks,
+    embedding_figures,
+    measure,
     min_rows_check,
     weight_sum_check,
+    with_assignment_flags,
 )
 
 RETRIEVAL_TABLES = (ITEM_EMBEDDINGS, USER_EMBEDDINGS, USER_TOPICS, USER_SUBINTERESTS)
 """Tables whose ``embedding`` column is a retrieval-space vector."""
 
+WEIGHTED_TABLES = (USER_TOPICS, USER_SUBINTERESTS)
+"""Per-user tables whose weights sum to 1 for each user."""
+
 
 def night_checks(
     lake: Lake, ds: str, quality: QualityConfig, retrieval_dim: int, text_dim: int, stage_counts: dict[str, int]
 ) -> list[QualityCheck]:
-    """Every check of the gate for the night ds."""
+    """Every check of the gate for the night ds; ``lake`` must have a SparkSession."""
+    tolerance = quality.norm_tolerance
     cleaning = {key.split(".", 1)[1]: value for key, value in stage_counts.items() if key.startswith("clean_events.")}
     checks = [conservation_check(cleaning)]
-    checks.append(min_rows_check(EVENTS_CLEAN.name, lake.read(EVENTS_CLEAN, ds=ds, columns=["ds"]).num_rows, 1))
+    checks.append(min_rows_check(EVENTS_CLEAN.name, lake.read_spark(EVENTS_CLEAN, ds=ds).count(), 1))
+
+    topics = lake.read_spark(TOPICS, ds=ds)
+    retrieval = embedding_figures("embedding", retrieval_dim)
+    figures = {
+        ITEM_EMBEDDINGS.name: measure(
+            with_assignment_flags(lake.read_spark(ITEM_EMBEDDINGS, ds=ds), topics),
+            retrieval | embedding_figures("text_embedding", text_dim) | assignment_figures(),
+        ),
+        USER_EMBEDDINGS.name: measure(lake.read_spark(USER_EMBEDDINGS, ds=ds), retrieval),
+        **{spec.name: measure(lake.read_spark(spec, ds=ds), retrieval, weights_per_user=True) for spec in WEIGHTED_TABLES},
+    }
     minimums = {ITEM_EMBEDDINGS.name: quality.min_items, USER_EMBEDDINGS.name: quality.min_users}
     for spec in RETRIEVAL_TABLES:
-        rows = lake.read(spec, ds=ds, columns=["embedding"])
-        checks.append(min_rows_check(spec.name, rows.num_rows, minimums.get(spec.name, 0)))
-        checks.extend(embedding_checks(spec.name, rows.column("embedding"), retrieval_dim, quality.norm_tolerance))
-    text = lake.read(ITEM_EMBEDDINGS, ds=ds, columns=["text_embedding"]).column("text_embedding")
-    checks.extend(embedding_checks(f"{ITEM_EMBEDDINGS.name}.text_embedding", text, text_dim, quality.norm_tolerance))
-    topics = lake.read(TOPICS, ds=ds)
-    checks.extend(embedding_checks(TOPICS.name, topics.column("centroid"), text_dim, quality.norm_tolerance))
-    checks.extend(assignment_checks(lake.read(ITEM_EMBEDDINGS, ds=ds, columns=["topic_id", "subinterest_id"]), topics))
-    for spec in (USER_TOPICS, USER_SUBINTERESTS):
-        checks.append(weight_sum_check(spec.name, lake.read(spec, ds=ds, columns=["user_id", "weight"])))
+        checks.append(min_rows_check(spec.name, figures[spec.name][ROWS], minimums.get(spec.name, 0)))
+        checks.extend(embedding_checks(spec.name, figures[spec.name], "embedding", retrieval_dim, tolerance))
+    items = figures[ITEM_EMBEDDINGS.name]
+    checks.extend(embedding_checks(f"{ITEM_EMBEDDINGS.name}.text_embedding", items, "text_embedding", text_dim, tolerance))
+    topic_figures = measure(topics, embedding_figures("centroid", text_dim))
+    checks.extend(embedding_checks(TOPICS.name, topic_figures, "centroid", text_dim, tolerance))
+    checks.extend(assignment_checks(items))
+    checks.extend(weight_sum_check(spec.name, figures[spec.name]) for spec in WEIGHTED_TABLES)
     return checks

@@ -1,15 +1,28 @@
-"""The quality gate: checks a night's tables must pass before the night counts as published."""
+"""The quality gate: checks a night's tables must pass before the night counts as published.
+
+A check is computed in two steps, so that a table of any size costs the driver one small row:
+
+1. ``measure`` folds per-row *figures* (0/1 flags, a norm error) of a DataFrame into one row of
+   table figures in a single Spark aggregation on the executors (rows, nulls, wrong widths, ...).
+2. The ``*_check`` functions turn those figures into ``QualityCheck`` results, the names and detail
+   texts pipeline_runs.quality_checks records.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
-from interests.catalog import embedding_matrix
+ROWS = "rows"
+"""The figure every measurement has: the number of rows of the table."""
+
+WEIGHT_ERROR = "weight_error"
+"""The figure of a weighted per-user table: the largest |sum of a user's weights - 1|."""
 
 
 @dataclass(frozen=True)
@@ -22,22 +35,118 @@ class QualityCheck:
     detail: str
 
 
-def embedding_checks(table_name: str, embeddings: pa.ChunkedArray | pa.Array, dim: int, tolerance: float) -> list[QualityCheck]:
+@dataclass(frozen=True)
+class Figure:
+    """A per-row value and how a table's rows combine into its figure.
+
+    Both combinations are associative, so per-user partial figures combine again into the table's
+    figure (see ``measure``). A sum over no rows is 0; a max over none is None.
+    """
+
+    value: Column
+    combine: Literal["sum", "max"]
+
+    def over(self, value: Column) -> Column:
+        """The combination of ``value`` over a frame's rows."""
+        return F.sum(value) if self.combine == "sum" else F.max(value)
+
+
+# ---------------------------------------------------------------- figures (Spark, on the executors)
+
+
+def embedding_figures(column: str, dim: int) -> dict[str, Figure]:
+    """Figures of one embedding column, named ``<column>_<figure>``: null, wrong_dim, checked, not_finite, norm_error.
+
+    Only rows of the right dimension are ``checked`` for finiteness and norm. The sum of squares is
+    taken in double, where float32 squares cannot overflow, so it is NaN, infinite or null exactly
+    when an element is NaN, infinite or null: one pass over each vector gives both its finiteness
+    and its norm. A row with a NaN has no norm error (it fails ``embedding_finite`` instead); a row
+    with an infinity has an infinite one.
+    """
+    vector = F.col(column)
+    right_dim = vector.isNotNull() & (F.size(vector) == dim)
+    squares = F.aggregate(vector, F.lit(0.0).cast("double"), lambda total, x: total + x.cast("double") * x.cast("double"))
+    not_finite = squares.isNull() | F.isnan(squares) | (squares == float("inf"))
+    norm_error = F.abs(F.sqrt(squares) - 1.0)
+    return {
+        f"{column}_null": Figure(_flag(vector.isNull()), "sum"),
+        f"{column}_wrong_dim": Figure(_flag(vector.isNotNull() & (F.size(vector) != dim)), "sum"),
+        f"{column}_checked": Figure(_flag(right_dim), "sum"),
+        f"{column}_not_finite": Figure(_flag(right_dim & not_finite), "sum"),
+        f"{column}_norm_error": Figure(F.when(right_dim & ~squares.isNull() & ~F.isnan(squares), norm_error), "max"),
+    }
+
+
+def with_assignment_flags(items: DataFrame, topics: DataFrame) -> DataFrame:
+    """Items with ``unknown_topic`` and ``misplaced_subinterest`` 0/1 columns, joined to the topics table.
+
+    The topics table is bounded by the number of hierarchy nodes, so it is broadcast and the items
+    (catalog-sized) never move. A sub-interest is misplaced unless it exists and its parent is the
+    item's topic.
+    """
+    topic_nodes = topics.where(F.col("level") == "topic").select(
+        F.col("node_id").alias("topic_id"), F.lit(True).alias("_topic_known")
+    )
+    subinterest_nodes = topics.where(F.col("level") == "subinterest").select(
+        F.col("node_id").alias("subinterest_id"), F.col("parent_id").alias("_parent_id")
+    )
+    joined = items.join(F.broadcast(topic_nodes), "topic_id", "left").join(
+        F.broadcast(subinterest_nodes), "subinterest_id", "left"
+    )
+    placed = F.col("_parent_id").isNotNull() & (F.col("_parent_id") == F.col("topic_id"))
+    return joined.select(
+        "*",
+        _flag(F.col("_topic_known").isNull()).alias("unknown_topic"),
+        _flag(~F.coalesce(placed, F.lit(False))).alias("misplaced_subinterest"),
+    ).drop("_topic_known", "_parent_id")
+
+
+def assignment_figures() -> dict[str, Figure]:
+    """Figures of the flags ``with_assignment_flags`` adds."""
+    return {"unknown_topic": Figure(F.col("unknown_topic"), "sum"),
+            "misplaced_subinterest": Figure(F.col("misplaced_subinterest"), "sum")}
+
+
+def measure(frame: DataFrame, figures: Mapping[str, Figure], weights_per_user: bool = False) -> dict[str, Any]:
+    """The table's figures (and ``rows``) in one Spark aggregation; only this one row reaches the driver.
+
+    With ``weights_per_user`` the frame's ``weight`` column is summed per ``user_id`` in the same
+    pass, and ``weight_error`` is the largest |sum - 1| (None without rows).
+    """
+    figures = {ROWS: Figure(F.lit(1), "sum"), **figures}
+    if weights_per_user:
+        frame = frame.groupBy("user_id").agg(
+            F.sum("weight").alias("_weight_sum"), *(figure.over(figure.value).alias(name) for name, figure in figures.items())
+        )
+        totals = [F.max(F.abs(F.col("_weight_sum") - 1.0)).alias(WEIGHT_ERROR)]
+        totals += [figure.over(F.col(name)).alias(name) for name, figure in figures.items()]
+    else:
+        totals = [figure.over(figure.value).alias(name) for name, figure in figures.items()]
+    row = frame.agg(*totals).first().asDict()
+    counts = {name for name, figure in figures.items() if figure.combine == "sum"}
+    return {name: 0 if value is None and name in counts else value for name, value in row.items()}
+
+
+def _flag(condition: Column) -> Column:
+    return F.when(condition, 1).otherwise(0)
+
+
+# ---------------------------------------------------------------- checks (from figures, on the driver)
+
+
+def embedding_checks(table_name: str, figures: Mapping[str, Any], column: str, dim: int, tolerance: float) -> list[QualityCheck]:
     """Embeddings present, of dimension dim, finite, and of unit L2 norm within tolerance."""
-    if isinstance(embeddings, pa.ChunkedArray):
-        embeddings = embeddings.combine_chunks()
-    checks = [QualityCheck(table_name, "embedding_not_null", embeddings.null_count == 0, f"{embeddings.null_count} null")]
-    valid = embeddings.drop_null()
-    lengths = pc.list_value_length(valid).to_numpy(zero_copy_only=False) if len(valid) else np.array([], dtype=np.int64)
-    wrong_dim = int((lengths != dim).sum())
-    checks.append(QualityCheck(table_name, "embedding_dimension", wrong_dim == 0, f"{wrong_dim} rows not of dim {dim}"))
-    if wrong_dim or len(valid) == 0:
+    nulls, wrong_dim = figures[f"{column}_null"], figures[f"{column}_wrong_dim"]
+    checks = [
+        QualityCheck(table_name, "embedding_not_null", nulls == 0, f"{nulls} null"),
+        QualityCheck(table_name, "embedding_dimension", wrong_dim == 0, f"{wrong_dim} rows not of dim {dim}"),
+    ]
+    if wrong_dim or figures[f"{column}_checked"] == 0:
         return checks
-    matrix = embedding_matrix(valid, np.float64)
-    not_finite = int((~np.isfinite(matrix)).any(axis=1).sum())
+    not_finite = figures[f"{column}_not_finite"]
     checks.append(QualityCheck(table_name, "embedding_finite", not_finite == 0, f"{not_finite} rows with NaN/inf"))
-    norms = np.linalg.norm(matrix, axis=1)
-    worst = float(np.nanmax(np.abs(norms - 1.0))) if len(norms) else 0.0
+    worst = figures[f"{column}_norm_error"]
+    worst = 0.0 if worst is None else float(worst)  # every checked row had a NaN: embedding_finite failed
     checks.append(
         QualityCheck(table_name, "embedding_unit_norm", worst <= tolerance, f"max |norm-1| = {worst:.2e} (tol {tolerance:g})")
     )
@@ -49,16 +158,9 @@ def min_rows_check(table_name: str, rows: int, minimum: int) -> QualityCheck:
     return QualityCheck(table_name, "min_rows", rows >= minimum, f"{rows} rows (min {minimum})")
 
 
-def assignment_checks(item_embeddings: pa.Table, topics: pa.Table) -> list[QualityCheck]:
+def assignment_checks(figures: Mapping[str, Any]) -> list[QualityCheck]:
     """Every item has a topic and sub-interest that exist in the topics table, under the right parent."""
-    topic_ids = set(topics.filter(pc.equal(topics["level"], "topic"))["node_id"].to_pylist())
-    sub = topics.filter(pc.equal(topics["level"], "subinterest"))
-    parent = dict(zip(sub["node_id"].to_pylist(), sub["parent_id"].to_pylist()))
-    bad_topic = sum(1 for t in item_embeddings["topic_id"].to_pylist() if t not in topic_ids)
-    bad_sub = sum(
-        1 for t, s in zip(item_embeddings["topic_id"].to_pylist(), item_embeddings["subinterest_id"].to_pylist())
-        if parent.get(s) != t
-    )
+    bad_topic, bad_sub = figures["unknown_topic"], figures["misplaced_subinterest"]
     return [
         QualityCheck("item_embeddings", "topic_exists", bad_topic == 0, f"{bad_topic} items with an unknown topic"),
         QualityCheck(
@@ -68,12 +170,11 @@ def assignment_checks(item_embeddings: pa.Table, topics: pa.Table) -> list[Quali
     ]
 
 
-def weight_sum_check(table_name: str, weights: pa.Table, tolerance: float = 1e-6) -> QualityCheck:
-    """A user's weights in a per-topic or per-sub-interest table sum to 1."""
-    if weights.num_rows == 0:
+def weight_sum_check(table_name: str, figures: Mapping[str, Any], tolerance: float = 1e-6) -> QualityCheck:
+    """A user's weights in a per-topic or per-sub-interest table sum to 1 (figures of ``measure(..., weights_per_user=True)``)."""
+    if figures[ROWS] == 0:
         return QualityCheck(table_name, "weights_sum_to_one", True, "no rows")
-    sums = weights.group_by("user_id").aggregate([("weight", "sum")])["weight_sum"].to_numpy()
-    worst = float(np.max(np.abs(sums - 1.0)))
+    worst = float(figures[WEIGHT_ERROR])
     return QualityCheck(table_name, "weights_sum_to_one", worst <= tolerance, f"max |sum-1| = {worst:.2e}")
 
 
