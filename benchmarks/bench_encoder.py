@@ -21,8 +21,8 @@ import pyarrow as pa
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from interests.encoding.cache import texts_to_encode
-from interests.encoding.encoder import load_encoder
 from interests.encoding.text import text_hash
+from interests.encoding.transformer import load_encoder
 from interests.synthetic.vocabulary import FILLER_WORDS, all_words
 
 

@@ -45,7 +45,7 @@ from interests.catalog import (
     embedding_matrix,
     table,
 )
-from interests.encoding.encoder import model_identity
+from interests.encoding.model_files import model_identity
 from interests.evaluation.nightly import evaluate_night
 from interests.evaluation.split import (
     CatalogIndex,

@@ -32,7 +32,7 @@ from interests.behaviour.tuning import (
     score_grid,
 )
 from interests.catalog import BEHAVIOUR_TUNING, ITEM_FACTORS
-from interests.encoding.encoder import model_identity
+from interests.encoding.model_files import model_identity
 from interests.evaluation.split import collect_split_sample
 from interests.hierarchy.tables import embedding_array
 from interests.night_inputs import read_catalog, window_engagements

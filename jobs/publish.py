@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from interests.behaviour.space import retrieval_dimension
 from interests.catalog import OUTPUT_TABLES, PIPELINE_RUNS, STAGE_RUNS, TOPICS, table
-from interests.encoding.encoder import model_identity
+from interests.encoding.model_files import model_identity
 from interests.lake import Lake
 from interests.publishing.gate import night_checks
 from interests.publishing.quality import checks_json

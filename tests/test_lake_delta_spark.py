@@ -11,7 +11,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from interests.catalog import EVENTS_REJECTED, STAGE_RUNS, TEXT_EMBEDDINGS, USER_EMBEDDINGS
+from interests.catalog import (
+    BEHAVIOUR_TUNING,
+    EVENTS_REJECTED,
+    STAGE_RUNS,
+    TEXT_EMBEDDINGS,
+    USER_EMBEDDINGS,
+)
 from interests.lake import Lake, SchemaMismatchError
 
 DS = "2026-11-20"
@@ -100,3 +106,21 @@ def test_a_missing_table_reads_as_an_empty_frame(lake):
 def test_schema_is_checked_before_the_write(lake):
     with pytest.raises(SchemaMismatchError):
         lake.write_partition(EVENTS_REJECTED, DS, _rejected(DS, "x").drop(["reason"]))
+
+
+def test_delta_rs_filters_a_boolean_column_that_delta_spark_wrote(lake, tmp_path):
+    """delta-spark writes no min/max statistics for booleans; delta-rs 1.6 pruned every file on them
+    (build_hierarchy found no chosen grid point in a delta-spark night). Lake.read filters rows instead."""
+    grid = pa.table(
+        {
+            "ds": [DS] * 3, "rank": [32, 32, 64], "regularization": [0.01, 0.1, 0.01],
+            "text_weight": [0.1] * 3, "half_life_days": [7.0] * 3, "users": [None, 10.0, 10.0],
+            "recall_at_10": [None, 0.2, 0.3], "recall_at_50": [None, 0.4, 0.5], "ndcg_at_10": [None, 0.1, 0.2],
+            "chosen": [False, False, True],
+        }
+    )
+    lake.write_partition(BEHAVIOUR_TUNING, DS, grid)
+    reader = Lake(tmp_path / "lake")  # delta-rs, as services read
+    chosen = reader.read(BEHAVIOUR_TUNING, ds=DS, columns=["rank"], filters=[("chosen", "=", True)])
+    assert chosen.column_names == ["rank"] and chosen.column("rank").to_pylist() == [64]
+    assert reader.read(BEHAVIOUR_TUNING, filters=[("rank", "in", [32])]).num_rows == 2

@@ -217,9 +217,17 @@ class Lake:
         if not self.exists(spec):
             schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
             return schema.empty_table()
-        all_filters = list(filters or [])
+        # Only partition filters go to delta-rs: it prunes files by their column statistics, and
+        # delta-spark writes no min/max for booleans, which delta-rs 1.6 then reads as "no row
+        # matches" (chosen = true found nothing in a delta-spark night). Other filters apply to
+        # the rows read.
+        partition_filters = [f for f in filters or [] if f[0] in spec.partition_by]
+        row_filters = [f for f in filters or [] if f[0] not in spec.partition_by]
         if ds is not None:
-            all_filters.append(("ds", "=", validate_ds(ds)))
+            partition_filters.append(("ds", "=", validate_ds(ds)))
+        wanted = columns
+        if columns is not None and row_filters:
+            columns = list(dict.fromkeys([*columns, *(f[0] for f in row_filters)]))
         path = self.path(spec)
         filesystem = None
         if is_local(path):
@@ -229,9 +237,14 @@ class Lake:
             from pyarrow import fs
 
             filesystem = fs.SubTreeFileSystem(str(Path(path).resolve()), fs.LocalFileSystem())
-        return DeltaTable(str(path)).to_pyarrow_table(
-            columns=columns, filters=all_filters or None, filesystem=filesystem
+        data = DeltaTable(str(path)).to_pyarrow_table(
+            columns=columns, filters=partition_filters or None, filesystem=filesystem
         )
+        if row_filters:
+            data = data.filter(_row_mask(data, row_filters))
+            if wanted is not None:
+                data = data.select(wanted)
+        return data
 
     def read_spark(
         self, spec: TableSpec, ds: str | None = None, ds_from: str | None = None, ds_to: str | None = None,
@@ -301,6 +314,30 @@ def conform_frame(spec: TableSpec, frame: DataFrame) -> DataFrame:
             for name in spec.schema.names
         )
     )
+
+
+_COMPARISONS = {
+    "=": pc.equal, "==": pc.equal, "!=": pc.not_equal, "<": pc.less, "<=": pc.less_equal,
+    ">": pc.greater, ">=": pc.greater_equal,
+}
+
+
+def _row_mask(data: pa.Table, filters: list[tuple[str, str, Any]]) -> pa.ChunkedArray | pa.Array:
+    """The rows matching every (column, op, value) filter: comparisons, ``in`` and ``not in``."""
+    mask = None
+    for column, op, value in filters:
+        values = data.column(column)
+        if op == "in":
+            match = pc.is_in(values, value_set=pa.array(list(value), type=values.type))
+        elif op == "not in":
+            match = pc.invert(pc.is_in(values, value_set=pa.array(list(value), type=values.type)))
+        elif op in _COMPARISONS:
+            match = _COMPARISONS[op](values, pa.scalar(value, type=values.type))
+        else:
+            raise ValueError(f"unsupported filter operator {op!r} on {column}")
+        match = pc.fill_null(match, False)
+        mask = match if mask is None else pc.and_(mask, match)
+    return mask
 
 
 def spark_schema_of(spec: TableSpec):

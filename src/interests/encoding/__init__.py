@@ -1,7 +1,20 @@
 """Encoding: the text of items and users, and the encoders that turn it into unit vectors.
 
-One module per concern (see :mod:`interests.encoding.encoder` for the map); the names below are
-the public API. Importing the package does not import torch, transformers, pyarrow or pyspark.
+One module per concern; the names below are the public API:
+
+- :mod:`~interests.encoding.protocol`: the :class:`Encoder` protocol and shared argument checks;
+- :mod:`~interests.encoding.errors`: the typed errors;
+- :mod:`~interests.encoding.devices`: device and dtype choice, torch's CPU threads;
+- :mod:`~interests.encoding.model_files`: the model folder, its weights and ``model_version``;
+- :mod:`~interests.encoding.pooling`: the sentence-transformers pooling;
+- :mod:`~interests.encoding.transformer`: the real encoder and its per-process loader;
+- :mod:`~interests.encoding.hashing`: the deterministic fake for unit tests;
+- :mod:`~interests.encoding.arrow`: the Arrow adapter;
+- :mod:`~interests.encoding.executors`: encoding inside Spark, on the executors;
+- :mod:`~interests.encoding.cache`: which texts still need encoding, and the cache rows;
+- :mod:`~interests.encoding.text`: item text and content hashes.
+
+Importing the package does not import torch, transformers, pyarrow or pyspark.
 """
 
 from interests.encoding.arrow import encode_arrow

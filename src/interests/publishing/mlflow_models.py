@@ -28,7 +28,7 @@ class EncoderPyfunc(PythonModel):
     """Texts in, L2-normalized embeddings out (one list of floats per text)."""
 
     def load_context(self, context):
-        from interests.encoding.encoder import TransformerEncoder
+        from interests.encoding.transformer import TransformerEncoder
 
         config = json.loads(Path(context.artifacts["encoder_config"]).read_text())
         self._encoder = TransformerEncoder(model_path=context.artifacts["model_dir"], **config)
