@@ -84,8 +84,7 @@ def stale_reason(package_dir: Path, target: Path) -> str | None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: library.py PACKAGE_DIR TARGET_ZIP", file=sys.stderr)
-        return 2
+        sys.exit("usage: library.py PACKAGE_DIR TARGET_ZIP")  # exit 1: a build step, not the jobs' contract
     target = build_library_zip(Path(argv[0]), Path(argv[1]))
     print(f"library: {len(library_sources(Path(argv[0])))} modules in {target}")
     return 0
