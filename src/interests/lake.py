@@ -105,7 +105,7 @@ class Lake:
             return []
         column = spec.partition_by[0]
         if self.engine == "delta-spark":
-            # Answered from the Delta log's partition values (a metadata-only scan), not the data.
+            # A scan of the partition column alone (Spark reads no data column for it).
             frame = self._require_spark().read.format("delta").load(str(self.path(spec)))
             return sorted(row[column] for row in frame.select(column).distinct().collect())
         from deltalake import DeltaTable
@@ -178,9 +178,8 @@ class Lake:
             return
         spark = self._require_spark()
         columns = ", ".join(
-            f"`{field.name}` {spark_schema_of(spec)[field.name].dataType.simpleString()}"
-            + ("" if field.nullable else " NOT NULL")
-            for field in spec.schema
+            f"`{field.name}` {field.dataType.simpleString()}" + ("" if field.nullable else " NOT NULL")
+            for field in spark_schema_of(spec)
         )
         comment = spec.description.replace("'", "\\'")
         partitioned = ", ".join(f"`{column}`" for column in spec.partition_by)
