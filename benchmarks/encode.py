@@ -26,11 +26,11 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from interests.encoding.backends import BACKEND_CHOICES, agreement  # noqa: E402
-from interests.encoding.devices import available_cpus  # noqa: E402
-from interests.encoding.model_files import resolve_model_dir  # noqa: E402
-from interests.encoding.transformer import TransformerEncoder  # noqa: E402
-from interests.synthetic.vocabulary import FILLER_WORDS, all_words  # noqa: E402
+from interests.encoding.backends import BACKEND_CHOICES, agreement
+from interests.encoding.devices import available_cpus
+from interests.encoding.model_files import resolve_model_dir
+from interests.encoding.transformer import TransformerEncoder
+from interests.synthetic.vocabulary import FILLER_WORDS, all_words
 
 
 def make_texts(tokenizer, n: int, seed: int, shortest: int = 20, longest: int = 200) -> list[str]:

@@ -94,6 +94,15 @@ class EncoderConfig(_Section):
     batch_size: int = Field(64, ge=1, le=4096, description="Texts per forward pass.")
     max_length: int = Field(256, ge=8, le=8192, description="Tokens per text; longer texts are truncated.")
     device: str = Field("auto", description="auto (cuda if available, else cpu), cpu, cuda or cuda:N.")
+    backend: Literal["auto", "torch", "bf16"] = Field(
+        "torch", description="How the model computes: torch (float32 on CPU, float16 on CUDA), bf16 (bfloat16 "
+        "autocast), auto (bf16 on a CPU with AMX/AVX512-BF16, else torch). A fast backend is used only if it "
+        "agrees with float32 within 1e-3 cosine on fixed texts at load; see docs/decisions.md.",
+    )
+    batch_tokens: int | None = Field(
+        None, ge=1, description="Padded tokens per forward pass at most (bounds GPU memory); empty = batch_size x "
+        "max_length, i.e. only batch_size limits a batch.",
+    )
 
 
 class HierarchyConfig(_Section):

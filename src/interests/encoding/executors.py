@@ -97,6 +97,9 @@ class TransformerSettings:
     max_length: int = 256
     device: str = "auto"
     dtype: str = "auto"
+    backend: str = "torch"
+    """How the model computes (interests.encoding.backends); every backend keeps the plain model_version."""
+    batch_tokens: int | None = None
 
     @classmethod
     def from_config(cls, config: EncoderConfig) -> TransformerSettings:
@@ -104,6 +107,7 @@ class TransformerSettings:
         return cls(
             model_path=config.model_path, model_name=config.model_name,
             batch_size=config.batch_size, max_length=config.max_length, device=config.device,
+            backend=config.backend, batch_tokens=config.batch_tokens,
         )
 
     def model_version(self) -> str:
@@ -117,7 +121,8 @@ class TransformerSettings:
     def build(self, device: str) -> Encoder:
         """Load the model on device (once per process, through load_encoder)."""
         return load_encoder(
-            self.model_path, self.model_name, self.batch_size, self.max_length, device, self.dtype
+            self.model_path, self.model_name, self.batch_size, self.max_length, device, self.dtype,
+            self.backend, self.batch_tokens,
         )
 
 

@@ -1,0 +1,24 @@
+"""The encoder backend setting, from the config to the executors' settings (no model loaded)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from interests.config import EncoderConfig
+from interests.encoding.executors import TransformerSettings
+
+
+def test_the_backend_and_token_budget_reach_the_executors():
+    settings = TransformerSettings.from_config(EncoderConfig(backend="auto", batch_tokens=8192))
+    assert (settings.backend, settings.batch_tokens) == ("auto", 8192)
+
+
+def test_the_default_stays_the_exact_float32_path():
+    assert EncoderConfig().backend == "torch" and TransformerSettings().backend == "torch"
+
+
+@pytest.mark.parametrize(("field", "value"), [("backend", "onnx-int8"), ("batch_tokens", 0)])
+def test_bad_backend_settings_fail_fast(field, value):
+    with pytest.raises(ValidationError, match=field):
+        EncoderConfig(**{field: value})
