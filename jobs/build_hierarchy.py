@@ -7,9 +7,10 @@
 2. The tree: topics and sub-interests over the items' *text* embeddings (docs/decisions.md says
    why), ids matched to last night's, churn counted; labels, sizes, centroids and medoids.
 3. Users: engagements and texts of the lookback window, decayed with the chosen half-life, grouped
-   by user in Spark: user level, topics, sub-interests with medoids. The profiles stay on the
-   executors: split into the three user tables in Spark and written as DataFrames; only counts
-   come back to the driver (docs/operations.md, "What stays on the driver").
+   by user in Spark (narrow signal rows, the item matrix broadcast): user level, topics, sub-interests
+   with medoids. The profiles stay on the executors: split into the three user tables in Spark and
+   written as DataFrames; only counts come back to the driver (docs/operations.md, "What stays on
+   the driver").
 4. Evaluation on the time split, next to the baselines (evaluation/nightly.py).
 
 Writes item_embeddings, topics, user_embeddings, user_topics and user_subinterests for ds.
@@ -64,6 +65,7 @@ from interests.hierarchy.tables import (
 from interests.hierarchy.users import (
     ProfileSettings,
     engagement_signals,
+    item_rows,
     profile_counts,
     text_signals,
     user_profiles,
@@ -144,7 +146,8 @@ def build(context: JobContext) -> dict[str, int]:
         seed=hierarchy_config.seed, fine_clusters=hierarchy_config.fine_clusters,
     )
     tree, churn = stabilize_ids(tree, _previous_tree(context))
-    lake.write_partition(ITEM_EMBEDDINGS, ds, item_embeddings_table(ds, items, retrieval, text, engaged, tree, model_version))
+    item_table = item_embeddings_table(ds, items, retrieval, text, engaged, tree, model_version)
+    lake.write_partition(ITEM_EMBEDDINGS, ds, item_table)
     lake.write_partition(TOPICS, ds, topics_table(ds, items, tree, hierarchy_config.label_keywords))
 
     # ---- users
@@ -152,7 +155,8 @@ def build(context: JobContext) -> dict[str, int]:
     engagements = window_engagements(lake, ds, config)
     mapping = fit_text_to_behaviour(text[engaged], pad_columns(factors, width)[engaged], behaviour.ridge_regularization) \
         if engaged.any() else None
-    signals = engagement_signals(engagements, lake.read_spark(ITEM_EMBEDDINGS, ds=ds))
+    # Signals name their item's row; the rows' vectors (the float32 ones just written) go to the executors once.
+    signals = engagement_signals(engagements, item_rows(context.spark, item_table))
     if mapping is not None:
         text_vectors = _user_text_vectors(
             context, model_version, mapping, text_weight, width, behaviour_scale(pad_columns(factors, width))
@@ -171,7 +175,8 @@ def build(context: JobContext) -> dict[str, int]:
         "subinterests": len(tree.subinterest_ids),
         **{f"churn.{name}": value for name, value in churn.items()},
     }
-    counts.update(write_user_tables(lake, ds, user_profiles(signals, settings), events, half_life))
+    profiles = user_profiles(signals, settings, embedding_matrix(item_table.column("embedding")))
+    counts.update(write_user_tables(lake, ds, profiles, events, half_life))
 
     # ---- evaluation on the time split
     if validation is None:

@@ -25,6 +25,7 @@ from interests.hierarchy.users import (
     USER,
     ProfileSettings,
     engagement_signals,
+    item_rows,
     profile_counts,
     text_signals,
     user_profiles,
@@ -82,10 +83,10 @@ def night(spark):
     """A small night in Spark: 12 items in 3 topics, 30 users with engagements and texts, and what they saw."""
     rng = np.random.default_rng(12)
     vectors = rng.normal(size=(12, 6)).astype(np.float32)
-    items = spark.createDataFrame(
-        [(f"i{n:02d}", f"t{n % 3:04d}", f"s{n % 6:04d}", vectors[n].tolist()) for n in range(12)],
-        "item_id string, topic_id string, subinterest_id string, embedding array<float>",
-    )
+    items = item_rows(spark, pa.table({
+        "item_id": [f"i{n:02d}" for n in range(12)], "topic_id": [f"t{n % 3:04d}" for n in range(12)],
+        "subinterest_id": [f"s{n % 6:04d}" for n in range(12)],
+    }))
     engagement_rows = [
         (f"u{int(rng.integers(0, 24)):02d}", f"i{int(rng.integers(0, 13)):02d}", float(rng.choice([0.5, 1.0, 3.0])),
          END - timedelta(hours=float(rng.integers(1, 200))))
@@ -103,19 +104,19 @@ def night(spark):
     )
     signals = engagement_signals(engagements, items).unionByName(text_signals(texts, text_vectors, 0.25))
     seen = engagements.select("user_id").unionByName(spark.createDataFrame([("u98",)], "user_id string"))
-    return signals, seen
+    return signals, seen, vectors
 
 
 def test_user_tables_are_split_in_spark_and_equal_the_former_driver_split(night):
-    signals, _ = night
-    frames = split_profiles(DS, user_profiles(signals, SETTINGS), HALF_LIFE)
-    reference = arrow_split(DS, user_profiles(signals, SETTINGS).toArrow(), HALF_LIFE)
+    signals, _, vectors = night
+    frames = split_profiles(DS, user_profiles(signals, SETTINGS, vectors), HALF_LIFE)
+    reference = arrow_split(DS, user_profiles(signals, SETTINGS, vectors).toArrow(), HALF_LIFE)
     for spec in USER_TABLES:
         frame = frames[spec.name]
         assert isinstance(frame, DataFrame)
-        # Computed from the grouped Arrow UDF's output on the executors, not from rows the driver holds.
+        # Computed from the Arrow UDF's output on the executors, not from rows the driver holds.
         plan = frame._jdf.queryExecution().analyzed().toString()
-        assert "FlatMapGroupsInArrow" in plan
+        assert "MapInArrow" in plan
         ours, theirs = as_written(spec, frame.toArrow()), as_written(spec, reference[spec.name])
         assert ours.num_rows > 0
         assert ours.equals(theirs), spec.name
@@ -145,12 +146,12 @@ def test_the_job_hands_the_lake_dataframes_and_counts_in_spark(night, tmp_path, 
     """With either engine the lake is handed DataFrames; delta-spark writes them from the executors."""
     if engine == "delta-spark" and not spark._jvm.org.apache.spark.util.Utils.classIsLoadable("io.delta.tables.DeltaTable"):
         pytest.skip("this Spark session has no Delta jars (make install resolves them)")
-    signals, seen = night
+    signals, seen, vectors = night
     lake = RecordingLake(tmp_path / "lake", engine, spark)
-    counts = _build_hierarchy_job().write_user_tables(lake, DS, user_profiles(signals, SETTINGS), seen, HALF_LIFE)
+    counts = _build_hierarchy_job().write_user_tables(lake, DS, user_profiles(signals, SETTINGS, vectors), seen, HALF_LIFE)
     assert lake.handed == {spec.name: "spark" for spec in USER_TABLES}
 
-    profiles = user_profiles(signals, SETTINGS).toArrow()
+    profiles = user_profiles(signals, SETTINGS, vectors).toArrow()
     reference = arrow_split(DS, profiles, HALF_LIFE)
     for spec in USER_TABLES:
         assert as_written(spec, lake.read(spec, ds=DS)).equals(as_written(spec, reference[spec.name])), spec.name

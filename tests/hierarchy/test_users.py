@@ -6,14 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from pyspark.sql import functions as F
 
-from interests.catalog import EMBEDDING
+from interests.catalog import EMBEDDING, embedding_matrix
 from interests.hierarchy.users import (
     PROFILE_DDL,
     PROFILE_SCHEMA,
     ProfileSettings,
     engagement_signals,
+    item_rows,
     profile_user,
     text_signals,
     user_profiles,
@@ -122,18 +125,19 @@ def test_profile_ddl_matches_profile_schema(spark):
 
 @pytest.mark.integration
 def test_user_profiles_in_spark_from_engagements_and_texts(spark):
-    items = spark.createDataFrame(
-        [("i1", "t0001", "s0001", E[0].tolist()), ("i2", "t0002", "s0002", E[1].tolist())],
-        "item_id string, topic_id string, subinterest_id string, embedding array<float>",
-    )
+    items = pa.table({"item_id": ["i1", "i2"], "topic_id": ["t0001", "t0002"], "subinterest_id": ["s0001", "s0002"],
+                      "embedding": pa.array([E[0].tolist(), E[1].tolist()], EMBEDDING)})
     engagements = spark.createDataFrame(
         [("a", "i1", 1.0, T0), ("a", "i2", 2.0, T0), ("b", "i2", 1.0, T0), ("c", "gone", 1.0, T0)],
         "user_id string, item_id string, base_weight double, event_ts timestamp",
     )
     texts = spark.createDataFrame([("d", "h1", T0)], "user_id string, text_hash string, text_ts timestamp")
     text_vectors = spark.createDataFrame([("h1", E[2].tolist())], "text_hash string, embedding array<float>")
-    signals_frame = engagement_signals(engagements, items).unionByName(text_signals(texts, text_vectors, 0.25))
-    profiles = pa.Table.from_batches(user_profiles(signals_frame, SETTINGS).toArrow().to_batches())
+    signals_frame = engagement_signals(engagements, item_rows(spark, items)).unionByName(
+        text_signals(texts, text_vectors, 0.25)
+    )
+    frame = user_profiles(signals_frame, SETTINGS, embedding_matrix(items.column("embedding")))
+    profiles = pa.Table.from_batches(frame.toArrow().to_batches())
     users = {row["user_id"]: row for row in profiles.to_pylist() if row["level"] == "user"}
     assert set(users) == {"a", "b", "d"}  # c engaged only with an item not in the catalog
     assert users["d"]["vector_source"] == "text_only"
@@ -141,3 +145,10 @@ def test_user_profiles_in_spark_from_engagements_and_texts(spark):
     subinterests = sorted((row["user_id"], row["node_id"], row["medoid_item_id"]) for row in profiles.to_pylist()
                           if row["level"] == "subinterest")
     assert subinterests == [("a", "s0001", "i1"), ("a", "s0002", "i2"), ("b", "s0002", "i2")]
+    # The same rows as profile_user applied to each user's signals with their vectors in the rows.
+    wide = signals_frame.withColumn("embedding", F.coalesce("embedding", F.element_at(F.array(
+        *[F.lit(v.tolist()).cast("array<float>") for v in E[:2]]), (F.col("item_row") + 1).cast("int"))))
+    for user in ("a", "b", "d"):
+        rows = wide.where(F.col("user_id") == user).drop("item_row").toArrow()
+        expected = profile_user(rows, SETTINGS)
+        assert profiles.filter(pc.equal(profiles.column("user_id"), user)).equals(expected), user
