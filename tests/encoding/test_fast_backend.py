@@ -42,7 +42,7 @@ def test_bf16_agrees_with_float32_on_a_fixed_text_set(bf16_encoder, float32_vect
     assert bf16_encoder.backend == "bf16"  # its check at load passed
     vectors = bf16_encoder.encode(FIXED_TEXTS)
     mean, least = agreement(float32_vectors, vectors)
-    # Measured 0.99998 mean, 0.99996 min; the bar is a mean of 0.99, the load check's 1e-3.
+    # Measured 0.99993 mean, 0.99988 min on 20-200 token texts; the bar is a mean of 0.99, the load check's 1e-3.
     assert mean >= 0.999 and least >= 1 - backends.MAX_COSINE_DISTANCE, (mean, least)
     assert not np.array_equal(vectors, float32_vectors)  # it really ran another numeric path
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -81,7 +81,7 @@ def test_auto_without_native_bfloat16_loads_the_float32_path(monkeypatch, float3
 
 @pytest.mark.parametrize(("backend", "dtype", "match"), [
     ("onnx-int8", "auto", "backend 'onnx-int8' is not allowed"),
-    ("bf16", "float16", "dtype 'float16' is not allowed with it"),
+    ("bf16", "float32", "dtype 'float32' is not allowed with it"),
 ])
 def test_bad_backend_settings_are_refused_before_loading(backend, dtype, match):
     with pytest.raises(InvalidEncoderArgumentError, match=match):

@@ -3,8 +3,8 @@
 Backends (see docs/decisions.md, "The encoder's backend", for the measurements behind them):
 
 - ``"torch"``: the model in its dtype, float32 on the CPU and float16 on CUDA (``pick_dtype``);
-- ``"bf16"``: float32 weights with bfloat16 autocast: the matrix products run in bfloat16 (the
-  CPU's AMX / AVX512-BF16 units, a GPU's tensor cores), layer norms and softmax stay float32;
+- ``"bf16"``: the model in bfloat16 (the CPU's AMX / AVX512-BF16 units, a GPU's tensor cores);
+  pooling and normalization stay float32;
 - ``"auto"``: ``"bf16"`` on a CPU with native bfloat16 units, ``"torch"`` everywhere else.
 
 A fast backend is used only after it agrees with float32 on :data:`CHECK_TEXTS` at load

@@ -19,7 +19,6 @@ test session) for given settings. torch and transformers are imported only when 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -81,12 +80,12 @@ class TransformerEncoder:
         self.device = pick_device(device)
         self.backend = resolve_backend(backend, self.device)
         if self.backend == "bf16":
-            if dtype not in ("auto", "float32"):
+            if dtype not in ("auto", "bfloat16"):
                 raise InvalidEncoderArgumentError(
-                    f"backend 'bf16' keeps float32 weights and autocasts; dtype {dtype!r} is not "
-                    "allowed with it; allowed: ['auto', 'float32']"
+                    f"backend 'bf16' runs the model in bfloat16; dtype {dtype!r} is not "
+                    "allowed with it; allowed: ['auto', 'bfloat16']"
                 )
-            dtype = "float32"
+            dtype = "float32"  # loaded in float32, checked, then narrowed to bfloat16
         self.dtype = pick_dtype(dtype, self.device)
         self.pooling, pooling_config = read_pooling_config(self.model_path)
         # Every backend offered stays within 1e-3 cosine of float32 (checked below), so the cache
@@ -144,20 +143,26 @@ class TransformerEncoder:
         if self.device.type == "cpu" and self.backend == "bf16" and not cpu_has_native_bf16():
             logger.warning("backend 'bf16' was asked for, but this CPU has no AMX or AVX512-BF16: "
                            "bfloat16 is emulated and likely slower than float32")
+        import torch
+
+        # The model was loaded in float32: encode the reference, then narrow the same weights.
         fast = self.backend
         self.backend = "torch"
         reference = self._encode_items(list(CHECK_TEXTS), self.batch_size)
-        self.backend = fast
+        self._model.to(torch.bfloat16)
+        self.backend, self.dtype = fast, torch.bfloat16
         candidate = self._encode_items(list(CHECK_TEXTS), self.batch_size)
         mean, least = agreement(reference, candidate)
         if agrees(reference, candidate):
             logger.info("backend %s (asked: %s) agrees with float32 on %d check texts: mean cosine "
                         "%.6f, min %.6f", fast, requested, len(CHECK_TEXTS), mean, least)
             return
-        self.backend = "torch"
         logger.warning("backend %s (asked: %s) disagrees with float32 on %d check texts (mean cosine "
                        "%.6f, min %.6f); falling back to backend torch", fast, requested,
                        len(CHECK_TEXTS), mean, least)
+        # Widening bfloat16 weights would not give the float32 model back: load it again.
+        self.backend, self.dtype = "torch", torch.float32
+        self._model = self._load_model().to(self.device).eval()
 
     def __repr__(self) -> str:
         return (
@@ -275,16 +280,10 @@ class TransformerEncoder:
 
     def _forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         """Pooled, normalized float32 vectors of one batch, on the CPU."""
-        import torch
         from torch.nn import functional
 
         on_device = {name: tensor.to(self.device, non_blocking=True) for name, tensor in features.items()}
-        autocast = (
-            torch.autocast(self.device.type, dtype=torch.bfloat16) if self.backend == "bf16"
-            else contextlib.nullcontext()
-        )
-        with autocast:
-            hidden = self._model(**on_device).last_hidden_state
+        hidden = self._model(**on_device).last_hidden_state
         # Pool and normalize in float32 even when the model runs in half precision.
         pooled = pool(hidden.float(), on_device["attention_mask"], self.pooling)
         return functional.normalize(pooled, p=2, dim=1).cpu()
