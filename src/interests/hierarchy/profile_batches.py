@@ -121,12 +121,15 @@ def profile_batch(signals: pa.Table, item_vectors: np.ndarray, settings: Profile
     if len(event_rows):
         events = signals.take(event_rows)
         w, v = weights[event_rows], vectors[event_rows]
+        contributions = w[:, None] * v  # profile_user's weights[:, None] * vectors, shared by both levels
         _, key_codes = codes_of(events.column("key"))
         for position, (level, column, keep) in enumerate((
             (TOPIC, "topic_id", settings.max_topics_per_user),
             (SUBINTEREST, "subinterest_id", settings.max_subinterests_per_user),
         )):
-            parts.append(_level_part(level, position, events, user_of[event_rows], w, v, key_codes, column, keep))
+            parts.append(_level_part(
+                level, position, events, user_of[event_rows], w, v, contributions, key_codes, column, keep,
+            ))
     parts.append(user_part)
     order = np.lexsort((
         np.concatenate([part.rank for part in parts]),
@@ -220,7 +223,7 @@ def _user_part(
 
 def _level_part(
     level: str, position: int, events: pa.Table, user: np.ndarray, weights: np.ndarray, vectors: np.ndarray,
-    key_codes: np.ndarray, column: str, keep: int,
+    contributions: np.ndarray, key_codes: np.ndarray, column: str, keep: int,
 ) -> _Part:
     """The kept groups of one level of every user of ``events`` (event rows of engaged users, in signal order)."""
     distinct, label = codes_of(events.column(column))
@@ -230,10 +233,9 @@ def _level_part(
     group_of = group_of.reshape(-1)
     group_user, group_label = groups // n_labels, groups % n_labels
     n_groups = len(groups)
-    # bincount and add.at add in row order, so each group's sum is the same sequence of additions as in profile_user.
+    # Both sums add in row order from 0.0: each group's is profile_user's sequence of additions (bincount, add.at).
     mass = np.bincount(group_of, weights=weights, minlength=n_groups)
-    sums = np.zeros((n_groups, vectors.shape[1]))
-    np.add.at(sums, group_of, weights[:, None] * vectors)
+    sums = _sums_in_row_order(group_of, n_groups, contributions)
     sizes = np.bincount(group_of, minlength=n_groups)
     first_row = np.unique(group_of, return_index=True)[1]
 
@@ -275,6 +277,18 @@ def _level_part(
         "medoid_item_id": pa.nulls(count, pa.string()) if medoids is None else medoids,
     }])
     return _Part(table, kept_user, kept_rank, position)
+
+
+def _sums_in_row_order(group_of: np.ndarray, n_groups: int, contributions: np.ndarray) -> np.ndarray:
+    """Per-group sums of contribution rows with ``np.add.at(sums, group_of, contributions)``'s bits, faster.
+
+    ``add.at`` on rows goes the slow way, element by element (py-spy: 45% of the batch's time);
+    ``bincount`` over (group, column) cells adds the same values into each cell in the same row order,
+    starting from 0.0, in one tight loop.
+    """
+    width = contributions.shape[1]
+    cells = (group_of[:, None] * width + np.arange(width)).reshape(-1)
+    return np.bincount(cells, weights=contributions.reshape(-1), minlength=n_groups * width).reshape(n_groups, width)
 
 
 def _medoid_rows(
