@@ -16,10 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from interests.catalog import USER_EMBEDDINGS, USER_SUBINTERESTS, USER_TOPICS
 from interests.hierarchy.tables import split_profiles
 from interests.hierarchy.users import (
+    PROFILE_DDL,
     SUBINTEREST,
     TOPIC,
     USER,
@@ -27,6 +29,7 @@ from interests.hierarchy.users import (
     engagement_signals,
     item_rows,
     profile_counts,
+    profile_user,
     text_signals,
     user_profiles,
 )
@@ -120,6 +123,25 @@ def test_user_tables_are_split_in_spark_and_equal_the_former_driver_split(night)
         ours, theirs = as_written(spec, frame.toArrow()), as_written(spec, reference[spec.name])
         assert ours.num_rows > 0
         assert ours.equals(theirs), spec.name
+
+
+def test_profiles_equal_the_former_grouped_path_user_by_user(night, spark):
+    """The batched path in Spark (users split across Arrow batches) gives the rows and bits of
+    groupBy(user_id).applyInArrow(profile_user) over signals that carry their vectors (the path before issue 13)."""
+    signals, _, vectors = night
+    matrix = F.array(*[F.lit(row.tolist()).cast("array<float>") for row in vectors])
+    wide = signals.withColumn("embedding", F.coalesce("embedding", F.element_at(matrix, (F.col("item_row") + 1).cast("int"))))
+    former = wide.drop("item_row").groupBy("user_id").applyInArrow(lambda table: profile_user(table, SETTINGS), PROFILE_DDL)
+    key = [("user_id", "ascending"), ("level", "ascending"), ("node_id", "ascending")]
+    previous = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "7")
+    try:
+        ours = user_profiles(signals, SETTINGS, vectors).toArrow().sort_by(key)
+    finally:
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)
+    theirs = former.toArrow().sort_by(key)
+    assert ours.num_rows == theirs.num_rows > 30
+    assert ours.equals(theirs)
 
 
 def _build_hierarchy_job():
