@@ -233,9 +233,8 @@ def _level_part(
     group_of = group_of.reshape(-1)
     group_user, group_label = groups // n_labels, groups % n_labels
     n_groups = len(groups)
-    # Both sums add in row order from 0.0: each group's is profile_user's sequence of additions (bincount, add.at).
+    # bincount adds in row order from 0.0: each group's mass is profile_user's sequence of additions.
     mass = np.bincount(group_of, weights=weights, minlength=n_groups)
-    sums = _sums_in_row_order(group_of, n_groups, contributions)
     sizes = np.bincount(group_of, minlength=n_groups)
     first_row = np.unique(group_of, return_index=True)[1]
 
@@ -252,8 +251,13 @@ def _level_part(
     weighty = total > 0
     kept, kept_rank, kept_user, total = kept[weighty], kept_rank[weighty], kept_user[weighty], total[weighty]
 
-    norms = np.linalg.norm(sums[kept], axis=1, keepdims=True)
-    units = sums[kept] / np.where(norms > 0, norms, 1.0)
+    # Vectors of the kept groups only (profile_user sums every group, then keeps these: the same bits).
+    slot = np.full(n_groups, -1)
+    slot[kept] = np.arange(len(kept))
+    in_kept = np.flatnonzero(slot[group_of] >= 0)
+    sums = _sums_in_row_order(slot[group_of[in_kept]], len(kept), contributions[in_kept])
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    units = sums / np.where(norms > 0, norms, 1.0)
     medoids = None
     if level == SUBINTEREST:
         best = _medoid_rows(group_of, kept, units, vectors, key_codes)
