@@ -47,8 +47,8 @@ def clean(context: JobContext) -> dict[str, int]:
     except LandingDayError as error:
         raise BadInputError(str(error)) from error
 
+    # classify_events keeps the parsed lines, so the counts and the writes below do not re-read them.
     events = classify_events(read_landing_lines(spark, landing, "events", ds, ds), ds, config.cleaning, key)
-    events = events.persist(StorageLevel.MEMORY_AND_DISK)
     counts = outcome_counts(events, "events")
     if counts["events.raw"] == 0:
         raise BadInputError(f"landing day ds={ds} holds no event lines under {landing}")

@@ -1,7 +1,9 @@
 """Delta Lake reads and writes with one of two engines, chosen by ``lake.engine``.
 
-- **delta-rs**: the job's driver writes Arrow tables (a Spark DataFrame is collected first). No JVM
-  library, fast for the small tables of one machine.
+- **delta-rs**: the job's driver writes Arrow tables. A Spark DataFrame bound for a ds partition of a
+  local lake is written as Parquet by the executors and only committed by the driver (delta-rs
+  ``create_write_transaction``), so no row of it passes through the driver; elsewhere it is
+  collected first. No JVM library, fast for the tables of one machine.
 - **delta-spark**: a Spark DataFrame is written by the executors (the Delta jars that
   ``make install`` resolves); only the commit happens on the driver. An Arrow table handed to it is
   first made a DataFrame, so small driver-side tables work too.
@@ -142,6 +144,8 @@ class Lake:
         predicate = " AND ".join(f"{column} = '{value}'" for column, value in bounds.items())
         if self.engine == "delta-spark":
             return self._spark_write(spec, self._as_spark(spec, data), predicate)
+        if not isinstance(data, pa.Table) and where is None and self._executors_can_write(spec):
+            return self._delta_rs_commit_frame(spec, ds, data)
         table = conform(spec, self._as_arrow(data))
         for column, value in bounds.items():
             wrong = pc.sum(pc.not_equal(table.column(column), pa.scalar(value))).as_py() or 0
@@ -170,6 +174,78 @@ class Lake:
         )
         version = DeltaTable(str(self.path(spec))).version()
         logger.info("%s: wrote %d rows (%s), version %d", spec.name, table.num_rows, predicate or "append", version)
+        return version
+
+    def _executors_can_write(self, spec: TableSpec) -> bool:
+        """Whether a DataFrame can go straight from the executors into this delta-rs table.
+
+        The lake must be a local folder (the driver lists and commits the files), and an existing
+        table must already have every catalog column: adding one is left to the Arrow path's merge.
+        """
+        from deltalake import DeltaTable
+
+        if not is_local(self.path(spec)) or self.spark is None:
+            return False
+        if not self.exists(spec):
+            return True
+        have = set(DeltaTable(str(self.path(spec))).schema().to_arrow().names)
+        return set(spec.schema.names) <= have
+
+    def _delta_rs_commit_frame(self, spec: TableSpec, ds: str, frame: DataFrame) -> int:
+        """Replace the ds partition with a DataFrame the executors write; the driver only commits.
+
+        The executors write Parquet files (rows sorted by key within each task, the ds column left
+        to the partition values as Delta stores it) into a folder of their own under the partition;
+        delta-rs then commits them, replacing the partition's files, as one transaction. Until that
+        commit no reader sees them; a write that fails leaves files no log lists, removed here or by
+        a later vacuum. No row passes through the driver, so a day of any size fits its memory.
+        """
+        import shutil
+        import uuid
+
+        import pyarrow.parquet as pq
+        from deltalake import DeltaTable
+        from deltalake.transaction import AddAction
+        from pyspark.sql import functions as F
+
+        self._ensure_table(spec)
+        frame = conform_frame(spec, frame)
+        first = next(name for name in spec.schema.names if name != "ds")
+        # A row of another ds would be filed under this one: fail the write instead (no extra pass).
+        guarded = F.when(F.col("ds") == F.lit(ds), F.col(first)).otherwise(
+            F.raise_error(F.lit(f"{spec.name}: a row has a ds other than {ds!r}"))
+        )
+        frame = frame.withColumn(first, guarded).drop("ds")
+        if spec.key:
+            frame = frame.sortWithinPartitions(*[name for name in spec.key if name != "ds"])
+        relative = f"ds={ds}/write-{uuid.uuid4().hex}"
+        folder = Path(self.path(spec)) / relative
+        try:
+            frame.write.mode("errorifexists").option("compression", "snappy").parquet(str(folder))
+            actions = []
+            rows = 0
+            for file in sorted(folder.glob("*.parquet")):
+                records = pq.read_metadata(file).num_rows
+                rows += records
+                stat = file.stat()
+                actions.append(AddAction(
+                    f"{relative}/{file.name}", stat.st_size, {"ds": ds}, int(stat.st_mtime * 1000), True,
+                    f'{{"numRecords":{records}}}',
+                ))
+            for other in folder.iterdir():
+                if other.suffix != ".parquet":
+                    other.unlink()  # _SUCCESS and checksum files: not data
+            table = DeltaTable(str(self.path(spec)))
+            table.create_write_transaction(
+                actions, mode="overwrite", schema=table.schema(), partition_by=list(spec.partition_by),
+                partition_filters=[("ds", "=", ds)],
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        version = DeltaTable(str(self.path(spec))).version()
+        logger.info("%s: the executors wrote %d rows in %d files (ds = '%s'), version %d",
+                    spec.name, rows, len(actions), ds, version)
         return version
 
     def _spark_create(self, spec: TableSpec) -> None:

@@ -50,6 +50,10 @@ def build_spark(config: PipelineConfig, job_name: str):
         .config("spark.ui.showConsoleProgress", "false")
         # ds partition values stay strings ("2026-11-20"), as the catalog declares them.
         .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+        # Parquet files the executors write for a Delta table: int64 microseconds (Delta's and Arrow's
+        # timestamp), not Spark's legacy INT96; and no _SUCCESS marker among the table's files.
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
     )
     jars = delta_jars(config.spark.jars_dir)
     if not submitted:

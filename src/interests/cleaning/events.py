@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -65,7 +66,20 @@ def parse_json_lines(raw: DataFrame, *keep: str) -> DataFrame:
 
 def _blank(column: Column) -> Column:
     """Null, empty or only whitespace (any Unicode whitespace)."""
-    return column.isNull() | (F.regexp_replace(column, r"(?U)\s+", "") == "")
+    return column.isNull() | column.rlike(r"^(?U)\s*$")
+
+
+def _extra_fields(fields: Column) -> Column:
+    """The fields of a parsed line other than KNOWN_FIELDS (an empty map when there are none).
+
+    Filtering a map runs a lambda per entry, which code generation does not compile; most lines carry
+    only known fields, so the filter runs only where the map has more keys than known ones.
+    """
+    known = F.array(*[F.lit(name) for name in KNOWN_FIELDS])
+    known_present = sum(F.map_contains_key(fields, name).cast("int") for name in KNOWN_FIELDS)
+    return F.when(
+        F.size(fields) > known_present, F.map_filter(fields, lambda key, _value: ~F.array_contains(known, key))
+    ).otherwise(F.create_map().cast(T.MapType(T.StringType(), T.StringType())))
 
 
 def parse_timestamp(text: Column) -> Column:
@@ -88,10 +102,14 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
 
     ``raw`` has columns ``value`` (the line) and ``source_file``. The result has the columns of
     ``events_clean`` plus ``raw_line``, ``outcome`` and ``reason``.
+
+    One pass over the input: the lines are parsed and checked once and kept (on local disk)
+    for the duplicate and bot checks and for the caller's counts and writes. Only
+    narrow columns are shuffled: event ids to find the ids seen more than once (only those rows
+    are ranked), (user, minute) pairs to find bots; both results are small and are broadcast back.
     """
     parsed = parse_json_lines(raw)
     field = lambda name: F.col("fields").getItem(name)
-    known = F.array(*[F.lit(name) for name in KNOWN_FIELDS])
     typed = parsed.select(
         "raw_line",
         "source_file",
@@ -103,7 +121,7 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
         field("ts").alias("_ts"),
         field("dwell_ms").alias("_dwell_ms"),
         field("query").alias("query"),
-        F.map_filter("fields", lambda key, _value: ~F.array_contains(known, key)).alias("extra"),
+        _extra_fields(F.col("fields")).alias("extra"),
     ).withColumn("event_ts", parse_timestamp(F.col("_ts")).cast(T.TimestampType()))
     oldest, newest = day_bounds(ds, cleaning)
     dwell_ok = F.col("_dwell_ms").isNull() | F.col("_dwell_ms").rlike(r"^[0-9]{1,12}$")
@@ -119,34 +137,47 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
         .when(F.col("event_ts") > F.lit(newest), F.lit("future_timestamp"))
         .when(F.col("event_ts") < F.lit(oldest), F.lit("stale_timestamp"))
     )
-    checked = typed.withColumn("reason", reason)
+    checked = typed.select(
+        # Identifies a line within this run (the cached rows keep it); duplicate ranks join back on it.
+        F.monotonically_increasing_id().alias("_row"),
+        "raw_line", "source_file", "event_id", "raw_user_id", "item_id", "event_type", "event_ts",
+        "_dwell_ms", "query", "extra", reason.alias("_check"),
+    )
+    # On disk, not in the heap: a 10M-line day is gigabytes of columnar batches, which held in
+    # memory left the joins and the writes too little heap; the OS page cache keeps them hot anyway.
+    checked = checked.persist(StorageLevel.DISK_ONLY)
+    valid = checked.where(F.col("_check").isNull())
 
     # Among valid lines, the first copy of an event_id (earliest time, then line text) wins; a
-    # rejected copy is ranked apart so it can never make the valid copy look like a duplicate.
-    first_copy = Window.partitionBy("event_id", F.col("reason").isNull()).orderBy(
-        "event_ts", "raw_line", "source_file"
+    # rejected copy never takes part, so it can never make the valid copy look like a duplicate.
+    repeated_ids = _kept_small(valid.groupBy("event_id").count().where(F.col("count") > 1).select("event_id"))
+    first_copy = Window.partitionBy("event_id").orderBy("event_ts", "raw_line", "source_file", "_row")
+    copy_ranks = _kept_small(
+        valid.join(repeated_ids, on="event_id", how="left_semi")
+        .select("_row", F.row_number().over(first_copy).alias("_copy_rank"))
+        .where(F.col("_copy_rank") > 1)
     )
-    ranked = checked.withColumn(
-        "copy_rank", F.when(F.col("reason").isNull(), F.row_number().over(first_copy))
+    ranked = checked.join(copy_ranks, on="_row", how="left").withColumn(
+        "_copy_rank", F.when(F.col("_check").isNull(), F.coalesce(F.col("_copy_rank"), F.lit(1)))
     )
     # A bot: more than max_events_per_minute distinct valid events from one user in one minute.
-    unique_valid = ranked.where(F.col("reason").isNull() & (F.col("copy_rank") == 1))
-    bots = (
-        unique_valid.groupBy("raw_user_id", F.date_trunc("minute", "event_ts").alias("minute"))
+    bots = _kept_small(
+        ranked.where(F.col("_copy_rank") == 1)
+        .groupBy("raw_user_id", F.date_trunc("minute", "event_ts").alias("minute"))
         .count()
         .where(F.col("count") > cleaning.max_events_per_minute)
         .select("raw_user_id")
         .distinct()
-        .withColumn("is_bot", F.lit(True))
+        .withColumn("_bot", F.lit(True))
     )
-    flagged = ranked.join(F.broadcast(bots), on="raw_user_id", how="left")
+    flagged = ranked.join(bots, on="raw_user_id", how="left")
     final_reason = F.when(
-        F.col("reason").isNull() & (F.col("copy_rank") == 1) & F.coalesce(F.col("is_bot"), F.lit(False)),
+        F.col("_check").isNull() & (F.col("_copy_rank") == 1) & F.coalesce(F.col("_bot"), F.lit(False)),
         F.lit("bot_user"),
-    ).otherwise(F.col("reason"))
+    ).otherwise(F.col("_check"))
     outcome = (
         F.when(final_reason.isNotNull(), F.lit("rejected"))
-        .when(F.col("copy_rank") > 1, F.lit("duplicate"))
+        .when(F.col("_copy_rank") > 1, F.lit("duplicate"))
         .otherwise(F.lit("clean"))
     )
     return flagged.select(
@@ -164,6 +195,17 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
         outcome.alias("outcome"),
         final_reason.alias("reason"),
     )
+
+
+BROADCAST_ROWS = 2_000_000
+"""A duplicate-rank or bot table up to this many rows is broadcast to the join; a larger one
+(a replayed landing day, say) is shuffle-joined instead."""
+
+
+def _kept_small(frame: DataFrame) -> DataFrame:
+    """Compute a (usually small) side table once, and broadcast it if it is small enough."""
+    kept = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    return F.broadcast(kept) if kept.count() <= BROADCAST_ROWS else kept
 
 
 def events_clean(classified: DataFrame) -> DataFrame:
