@@ -86,7 +86,7 @@ test-fast: install ## Only the unit tests (no integration or Airflow runs)
 	$(BIN)/python -m pytest -m "not integration and not airflow"
 
 bench: install ## Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run)
-	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+	@for bench in benchmarks/encode.py benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
 
 backfill: install dist ## Run the nightly DAG for every day START..END (inclusive), oldest first
 	@day=$(START); while [[ "$$day" < "$(END)" || "$$day" == "$(END)" ]]; do \

@@ -74,7 +74,7 @@ def publish(context: JobContext) -> dict[str, int]:
             ds=ds, run_id=context.run_id, model_dir=model_dir, model_version=model_version,
             encoder_config={
                 "model_name": config.encoder.model_name, "batch_size": config.encoder.batch_size,
-                "max_length": config.encoder.max_length, "device": "auto",
+                "max_length": config.encoder.max_length, "device": "auto", "backend": config.encoder.backend,
             },
             topics=lake.read(TOPICS, ds=ds),
             params={
