@@ -263,3 +263,52 @@ def test_read_spark_by_ds_and_range_and_of_an_empty_table(spark, config):
         "no_such_ds": set(),
         "missing_table": set(),
     }
+
+
+def test_a_dataframe_is_written_by_the_executors_and_committed_as_one_partition(spark, config):
+    from pathlib import Path
+
+    from interests.catalog import EVENTS_CLEAN
+
+    lake = Lake(config.paths.lake_root, spark=spark)
+    lake.write_partition(SPEC, DAY_2, rejected(DAY_2, [("kept", "other day")]))
+    frame = spark.createDataFrame(rejected(DAY_1, [("r", str(n)) for n in range(50)])).repartition(3)
+    version = lake.write_partition(SPEC, DAY_1, frame)
+    again = lake.write_partition(SPEC, DAY_1, frame)  # a rerun replaces the partition's files
+
+    assert again == version + 1
+    rows = content(lake, DAY_1)
+    assert sorted(int(row["raw_line"]) for row in rows) == list(range(50))
+    assert [row["reason"] for row in content(lake, DAY_2)] == ["kept"]
+    from deltalake import DeltaTable
+
+    files = DeltaTable(str(lake.path(SPEC))).file_uris()
+    day_1_files = [uri for uri in files if f"ds={DAY_1}" in uri]
+    assert len(day_1_files) == 3 and all("/write-" in uri and uri.endswith(".parquet") for uri in day_1_files)
+    assert not any(name.name.startswith(("_SUCCESS", ".")) for name in Path(lake.path(SPEC)).rglob("write-*/*"))
+    # Timestamps, maps and nullable columns read back as the catalog declares them.
+    events = spark.createDataFrame(
+        [(DAY_1, "e1", "u1", "i1", "click", "2026-11-18 10:00:00", None, None, {"a": "b"}, "f")],
+        "ds string, event_id string, user_id string, item_id string, event_type string, event_ts string, "
+        "dwell_ms bigint, query string, extra map<string,string>, source_file string",
+    ).withColumn("event_ts", F.to_timestamp("event_ts"))
+    lake.write_partition(EVENTS_CLEAN, DAY_1, events)
+    back = lake.read(EVENTS_CLEAN, ds=DAY_1)
+    assert back.schema.field("event_ts").type == EVENTS_CLEAN.schema.field("event_ts").type
+    assert back.to_pylist()[0]["extra"] == [("a", "b")]
+
+
+def test_a_dataframe_row_of_another_ds_fails_the_write_and_leaves_the_partition(spark, config):
+    from pathlib import Path
+
+    lake = Lake(config.paths.lake_root, spark=spark)
+    lake.write_partition(SPEC, DAY_1, rejected(DAY_1, [("before", "1")]))
+    version = lake.version(SPEC)
+    mixed = spark.createDataFrame(pa.concat_tables([rejected(DAY_1, [("x", "2")]), rejected(DAY_2, [("y", "3")])]))
+
+    with pytest.raises(Exception, match="a row has a ds other than"):
+        lake.write_partition(SPEC, DAY_1, mixed)
+
+    assert lake.version(SPEC) == version
+    assert [row["reason"] for row in content(lake, DAY_1)] == ["before"]
+    assert not list(Path(lake.path(SPEC)).rglob("write-*"))  # the failed write's files are gone
