@@ -95,7 +95,7 @@ class EncoderConfig(_Section):
     max_length: int = Field(256, ge=8, le=8192, description="Tokens per text; longer texts are truncated.")
     device: str = Field("auto", description="auto (cuda if available, else cpu), cpu, cuda or cuda:N.")
     backend: Literal["auto", "torch", "bf16"] = Field(
-        "torch", description="How the model computes: torch (float32 on CPU, float16 on CUDA), bf16 (the model in "
+        "auto", description="How the model computes: torch (float32 on CPU, float16 on CUDA), bf16 (the model in "
         "bfloat16), auto (bf16 on a CPU with AMX/AVX512-BF16, else torch). A fast backend is used only if it "
         "agrees with float32 within 1e-3 cosine on fixed texts at load; see docs/decisions.md.",
     )

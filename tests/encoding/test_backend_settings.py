@@ -14,8 +14,9 @@ def test_the_backend_and_token_budget_reach_the_executors():
     assert (settings.backend, settings.batch_tokens) == ("auto", 8192)
 
 
-def test_the_default_stays_the_exact_float32_path():
-    assert EncoderConfig().backend == "torch" and TransformerSettings().backend == "torch"
+def test_the_pipeline_default_is_auto_and_the_library_default_float32():
+    # The pipeline asks for the fast path where it agrees with float32; the library alone stays exact.
+    assert EncoderConfig().backend == "auto" and TransformerSettings().backend == "torch"
 
 
 @pytest.mark.parametrize(("field", "value"), [("backend", "onnx-int8"), ("batch_tokens", 0)])

@@ -88,6 +88,7 @@ def lake(tmp_path, monkeypatch) -> Lake:
     monkeypatch.setenv("INTERESTS_PATHS__LAKE_ROOT", str(root))
     monkeypatch.setenv("INTERESTS_PATHS__LANDING_ROOT", str(tmp_path / "landing"))
     monkeypatch.setenv("INTERESTS_ENCODER__DEVICE", "cpu")
+    monkeypatch.setenv("INTERESTS_ENCODER__BACKEND", "torch")  # compared with float32 to 1e-5 below
     lake = Lake(root)
     lake.write_partition(ITEMS, DS, _items(DS, ITEM_TEXTS))
     lake.write_partition(ITEMS, PREVIOUS_DS, _items(PREVIOUS_DS, ["only in yesterday's catalog"]))
