@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import threading
@@ -185,7 +186,7 @@ def main() -> None:
     items = item_table(args.items, args.dim, args.topics, args.subinterests_per_topic, args.seed)
     started = time.perf_counter()
     write_inputs(spark, scratch, args.users, args.engagements_per_user, args.items, args.dim, args.seed)
-    print(f"inputs written in {time.perf_counter() - started:.1f} s ({scratch})", flush=True)
+    print(f"inputs written in {time.perf_counter() - started:.1f} s", flush=True)
     items_frame = None if args.no_baseline else spark.createDataFrame(items).cache()
     if items_frame is not None:
         items_frame.count()
@@ -208,6 +209,7 @@ def main() -> None:
                   f"peak RSS (driver, JVM, workers) {memory.peak / 1024**3:.2f} GB", flush=True)
     load_after = os.getloadavg()
     spark.stop()
+    shutil.rmtree(scratch, ignore_errors=True)
 
     engagements = args.users * args.engagements_per_user
     with open("/proc/cpuinfo") as cpuinfo:
