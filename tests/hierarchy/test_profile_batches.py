@@ -122,3 +122,10 @@ def test_no_signals_no_rows():
     narrow, _, items = random_signals(1, users=6)
     assert profile_batch(narrow.slice(0, 0), items, SETTINGS).equals(PROFILE_SCHEMA.empty_table())
     assert list(profile_partition([], items, SETTINGS)) == []
+
+
+def test_a_signal_without_a_user_is_refused_not_dropped():
+    narrow, _, items = random_signals(1, users=6)
+    broken = narrow.set_column(0, "user_id", pa.array([None] * narrow.num_rows, pa.string()))
+    with pytest.raises(ValueError, match="no user_id"):
+        list(profile_partition(broken.to_batches(), items, SETTINGS))

@@ -65,6 +65,8 @@ def profile_partition(
     for batch in batches:
         if batch.num_rows == 0:
             continue
+        if batch.column("user_id").null_count:
+            raise ValueError(f"{batch.column('user_id').null_count} signals have no user_id")
         table = pa.Table.from_batches([batch]) if pending is None else pa.concat_tables([pending, pa.Table.from_batches([batch])])
         users = table.column("user_id")
         last = users[-1]
