@@ -261,3 +261,14 @@ def test_clean_and_rejected_rows_fit_their_tables(classified_frame, classified):
     )
     rejected = conform(EVENTS_REJECTED, rejected)
     assert clean.num_rows > 0 and rejected.num_rows > 0
+
+
+def test_a_large_day_counts_its_side_tables_and_classifies_the_same(spark, classified, monkeypatch):
+    from interests.cleaning import events
+
+    monkeypatch.setattr(events, "SMALL_DAY_BYTES", 0)  # every day "large": side tables counted, then broadcast
+    raw = spark.createDataFrame(all_raw_lines(), "value string, source_file string")
+    large = classify_events(raw, DS, CLEANING, KEY).toArrow()
+    key = ["raw_line", "source_file", "outcome"]
+    assert sorted(large.select(key).to_pylist(), key=str) == sorted(classified.select(key).to_pylist(), key=str)
+    assert sorted(large["reason"].drop_null().to_pylist()) == sorted(classified["reason"].drop_null().to_pylist())

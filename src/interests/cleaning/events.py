@@ -150,12 +150,17 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
 
     # Among valid lines, the first copy of an event_id (earliest time, then line text) wins; a
     # rejected copy never takes part, so it can never make the valid copy look like a duplicate.
-    repeated_ids = _kept_small(valid.groupBy("event_id").count().where(F.col("count") > 1).select("event_id"))
+    # A day small enough that no side table can be large broadcasts them without counting them first.
+    small_day = _estimated_bytes(raw) <= SMALL_DAY_BYTES
+    repeated_ids = _kept_small(
+        valid.groupBy("event_id").count().where(F.col("count") > 1).select("event_id"), small_day
+    )
     first_copy = Window.partitionBy("event_id").orderBy("event_ts", "raw_line", "source_file", "_row")
     copy_ranks = _kept_small(
         valid.join(repeated_ids, on="event_id", how="left_semi")
         .select("_row", F.row_number().over(first_copy).alias("_copy_rank"))
-        .where(F.col("_copy_rank") > 1)
+        .where(F.col("_copy_rank") > 1),
+        small_day,
     )
     ranked = checked.join(copy_ranks, on="_row", how="left").withColumn(
         "_copy_rank", F.when(F.col("_check").isNull(), F.coalesce(F.col("_copy_rank"), F.lit(1)))
@@ -168,7 +173,8 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
         .where(F.col("count") > cleaning.max_events_per_minute)
         .select("raw_user_id")
         .distinct()
-        .withColumn("_bot", F.lit(True))
+        .withColumn("_bot", F.lit(True)),
+        small_day,
     )
     flagged = ranked.join(bots, on="raw_user_id", how="left")
     final_reason = F.when(
@@ -202,10 +208,21 @@ BROADCAST_ROWS = 2_000_000
 (a replayed landing day, say) is shuffle-joined instead."""
 
 
-def _kept_small(frame: DataFrame) -> DataFrame:
-    """Compute a (usually small) side table once, and broadcast it if it is small enough."""
+SMALL_DAY_BYTES = 64 * 1024 * 1024
+"""Landing input up to this size (Spark's estimate: the files' bytes) holds at most about a million
+lines, so its side tables are broadcast as they are; counting them cost a night of small days
+three Spark actions each."""
+
+
+def _estimated_bytes(frame: DataFrame) -> int:
+    """Spark's size estimate of a frame's optimized plan (for a file scan: the files' bytes)."""
+    return int(str(frame._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
+
+
+def _kept_small(frame: DataFrame, known_small: bool) -> DataFrame:
+    """A (usually small) side table for a join: broadcast if small enough, computed once when counted."""
     kept = frame.persist(StorageLevel.MEMORY_AND_DISK)
-    return F.broadcast(kept) if kept.count() <= BROADCAST_ROWS else kept
+    return F.broadcast(kept) if known_small or kept.count() <= BROADCAST_ROWS else kept
 
 
 def events_clean(classified: DataFrame) -> DataFrame:
