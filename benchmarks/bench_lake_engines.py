@@ -25,22 +25,9 @@ import threading
 import time
 from pathlib import Path
 
+from process_memory import tree_rss_bytes  # benchmarks/ is on the path of a script run from it
+
 DS = "2026-11-20"
-
-
-def _tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (from /proc)."""
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            with open(f"/proc/{current}/status") as status:
-                total += next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
-            with open(f"/proc/{current}/task/{current}/children") as children:
-                stack.extend(int(child) for child in children.read().split())
-        except (FileNotFoundError, ProcessLookupError, StopIteration):
-            continue
-    return total
 
 
 def write_once(engine: str, users: int, dim: int, master: str, lake_root: str) -> dict:
@@ -65,7 +52,7 @@ def write_once(engine: str, users: int, dim: int, master: str, lake_root: str) -
 
     def sample() -> None:
         while not stop.is_set():
-            peak_tree[0] = max(peak_tree[0], _tree_rss_bytes(os.getpid()))
+            peak_tree[0] = max(peak_tree[0], tree_rss_bytes(os.getpid()))
             time.sleep(0.2)
 
     def rows(batches):

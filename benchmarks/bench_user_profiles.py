@@ -29,23 +29,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
+from process_memory import tree_rss_bytes  # benchmarks/ is on the path of a script run from it
 
 END = datetime(2026, 11, 21, tzinfo=UTC)
-
-
-def _tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (the driver JVM and Python workers)."""
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            with open(f"/proc/{current}/status") as status:
-                total += next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
-            with open(f"/proc/{current}/task/{current}/children") as children:
-                stack.extend(int(child) for child in children.read().split())
-        except (FileNotFoundError, ProcessLookupError, StopIteration):
-            continue
-    return total
 
 
 class PeakMemory:
@@ -59,7 +45,7 @@ class PeakMemory:
 
     def _sample(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss_bytes(os.getpid()))
+            self.peak = max(self.peak, tree_rss_bytes(os.getpid()))
             time.sleep(0.2)
 
     def __exit__(self, *exc):
