@@ -56,6 +56,8 @@ def write_once(engine: str, users: int, dim: int, master: str, lake_root: str) -
             time.sleep(0.2)
 
     def rows(batches):
+        from interests.hierarchy.tables import embedding_array
+
         for batch in batches:
             ids = batch.column("id").to_numpy()
             rng = np.random.default_rng(int(ids[0]) if len(ids) else 0)
@@ -65,7 +67,7 @@ def write_once(engine: str, users: int, dim: int, master: str, lake_root: str) -
             yield pa.RecordBatch.from_pydict(
                 {
                     "ds": [DS] * n, "user_id": [f"u{i:08d}" for i in ids],
-                    "embedding": pa.FixedSizeListArray.from_arrays(vectors.reshape(-1), dim).cast(pa.list_(pa.float32())),
+                    "embedding": embedding_array(vectors),
                     "n_engagements": ids % 50, "n_items": ids % 40, "n_texts": ids % 2,
                     "engagement_weight": (ids % 50).astype(np.float64), "last_event_ts": pa.nulls(n, pa.timestamp("us", tz="UTC")),
                     "vector_source": ["engagement"] * n, "vector_mass": np.ones(n), "half_life_days": np.full(n, 7.0),
