@@ -220,7 +220,8 @@ def _estimated_bytes(frame: DataFrame) -> int:
 
 
 def _kept_small(frame: DataFrame, known_small: bool) -> DataFrame:
-    """A (usually small) side table for a join: broadcast if small enough, computed once when counted."""
+    """A (usually small) side table for a join, kept once computed: broadcast when the day is known to
+    be small or its row count (one Spark action) is at most BROADCAST_ROWS, else shuffle-joined."""
     kept = frame.persist(StorageLevel.MEMORY_AND_DISK)
     return F.broadcast(kept) if known_small or kept.count() <= BROADCAST_ROWS else kept
 
