@@ -284,9 +284,13 @@ class Lake:
 
     def read(
         self, spec: TableSpec, ds: str | None = None, columns: list[str] | None = None,
-        filters: list[tuple[str, str, Any]] | None = None,
+        filters: list[tuple[str, str, Any]] | None = None, version: int | None = None,
     ) -> pa.Table:
-        """A table (or one ds partition of it) as Arrow; an empty table if it does not exist."""
+        """A table (or one ds partition of it) as Arrow; an empty table if it does not exist.
+
+        ``version`` reads the table as it was at that Delta version (time travel), as a published
+        night's readers do (``publishing/nights.py``).
+        """
         from deltalake import DeltaTable
 
         if not self.exists(spec):
@@ -312,7 +316,7 @@ class Lake:
             from pyarrow import fs
 
             filesystem = fs.SubTreeFileSystem(str(Path(path).resolve()), fs.LocalFileSystem())
-        data = DeltaTable(str(path)).to_pyarrow_table(
+        data = DeltaTable(str(path), version=version).to_pyarrow_table(
             columns=columns, filters=partition_filters or None, filesystem=filesystem
         )
         if row_filters:
@@ -323,8 +327,9 @@ class Lake:
 
     def read_spark(
         self, spec: TableSpec, ds: str | None = None, ds_from: str | None = None, ds_to: str | None = None,
+        version: int | None = None,
     ) -> DataFrame:
-        """A table as a Spark DataFrame, optionally one ds or an inclusive ds range.
+        """A table as a Spark DataFrame, optionally one ds or an inclusive ds range, optionally at a Delta version.
 
         With delta-rs the Delta log picks the live Parquet files and Spark reads them directly,
         so a large table never passes through the driver.
@@ -341,13 +346,16 @@ class Lake:
         if not self.exists(spec):
             return spark.createDataFrame([], spark_schema)
         if self.engine == "delta-spark":
-            frame = spark.read.format("delta").load(str(self.path(spec)))
+            reader = spark.read.format("delta")
+            if version is not None:
+                reader = reader.option("versionAsOf", int(version))
+            frame = reader.load(str(self.path(spec)))
             for column, op, value in bounds:
                 frame = frame.where(F.expr(f"{column} {op} '{value}'"))
             return frame.select(*spec.schema.names)
         from deltalake import DeltaTable
 
-        files = DeltaTable(str(self.path(spec))).file_uris(file_pruning_predicate=bounds or None)
+        files = DeltaTable(str(self.path(spec)), version=version).file_uris(file_pruning_predicate=bounds or None)
         if not files:
             return spark.createDataFrame([], spark_schema)
         return (
