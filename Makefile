@@ -28,7 +28,7 @@ SPARK_JARS := $(CURDIR)/.spark-jars
 LIBRARY_ZIP := $(CURDIR)/.dist/interests.zip
 BUILD_LIBRARY_ZIP = $(BIN)/python dags/interests_airflow/library.py src/interests $(LIBRARY_ZIP)
 
-.PHONY: help install dist run generate history night summary test test-fast bench backfill airflow mlflow-ui lint clean
+.PHONY: help install dist run generate history night summary report browser test test-fast bench backfill airflow mlflow-ui lint clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,20 @@ night: install dist ## Run the nightly DAG for DS through Airflow (airflow dags 
 summary: install ## Print where DS's tables are, their row counts and how to look at them
 	$(BIN)/interests summary --ds $(DS) $(if $(LANDING),,--truth $(TRUTH))
 
+# DS defaults to yesterday for the nightly targets; a report defaults to the latest *published* night,
+# so --ds goes along only when DS was given (command line or environment), not from that default.
+report: install ## Write a published night's HTML report to data/reports/<ds>.html (make report [DS=...], default the latest published)
+	$(BIN)/interests report $(if $(filter file,$(origin DS)),,--ds $(DS))
+
+# The report's browser test opens the page in headless Chromium: Debian's chromium package.
+browser: ## Install headless Chromium for the report's browser test (apt-get, with sudo when not root)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null 2>&1; then sudo=sudo; else \
+			echo "make browser: chromium is missing and installing it needs root or sudo: apt-get install chromium (or set CHROMIUM=/path/to/chromium)" >&2; exit 1; fi; \
+		echo "make browser: installing chromium (apt-get)"; \
+		{ $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; } || { \
+			echo "make browser: could not install chromium with apt-get; install Debian's chromium package by hand (or set CHROMIUM=/path/to/chromium)" >&2; exit 1; }; }
+
 # The generated week's earlier days are cleaned first (events_clean and the snapshots), so the
 # night's lookback window has history to learn behaviour from and to evaluate itself on.
 history: install ## Clean the generated days before DS (their events and snapshots), without the rest of the night
@@ -79,7 +93,7 @@ run: install ## Install, generate data (unless LANDING is set), run one night fo
 	@$(MAKE) --no-print-directory night
 	@$(MAKE) --no-print-directory summary
 
-test: install ## Install, then run the whole test suite (real Spark, Delta, MLflow, Airflow, model)
+test: install browser ## Install, then run the whole test suite (real Spark, Delta, MLflow, Airflow, model)
 	$(BIN)/python -m pytest
 
 test-fast: install ## Only the unit tests (no integration or Airflow runs)
