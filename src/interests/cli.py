@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from interests.catalog import OUTPUT_TABLES, PIPELINE_RUNS, table, validate_ds
 from interests.config import load_config
-from interests.errors import EXIT_BAD_INPUT
+from interests.errors import EXIT_BAD_INPUT, InterestsError
 from interests.runtime import configure_logging
 
 if TYPE_CHECKING:
@@ -203,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     from interests.report.cli import add_command as add_report_command
 
     add_report_command(commands)
+    from interests.consume.commands import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -211,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except ValueError as error:
+    except (ValueError, InterestsError) as error:
         logger.error("%s", error)
         return EXIT_BAD_INPUT
 
