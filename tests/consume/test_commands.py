@@ -154,3 +154,12 @@ def test_results_match_the_api(published, capsys):
     cli = _json(capsys, "recommend", "--user-id", "u05", "-k", "4", "--lake", str(root), "--format", "json")["items"]
     assert [row["item_id"] for row in cli] == [row["item_id"] for row in api]
     assert np.allclose([row["score"] for row in cli], [row["score"] for row in api])
+
+
+def test_a_bad_fresh_events_file_exits_2_naming_the_line(published, tmp_path, caplog):
+    root, _ = published
+    fresh = tmp_path / "fresh.jsonl"
+    fresh.write_text('{"item_id": "t0.s0.i1", "event_type": "click", "ts": "2026-11-20T01:00:00Z"}\n{not json\n')
+    with caplog.at_level(logging.ERROR):
+        assert main(["recommend", "--user-id", "u00", "--fresh-events", str(fresh), "--lake", str(root)]) == EXIT_BAD_INPUT
+    assert f"{fresh}:2 is not JSON" in caplog.text

@@ -108,7 +108,7 @@ def _night_line(reader: NightReader) -> str:
 
 
 def _nights(args: argparse.Namespace) -> int:
-    table = list_nights(args.lake, args.as_of_version, config=load_config())
+    table = list_nights(args.lake, args.as_of_version)  # the config is read only without --lake
     if args.ds is not None:
         table = table.filter(pc.equal(table.column("ds"), args.ds))
         if table.num_rows == 0:
