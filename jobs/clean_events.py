@@ -22,7 +22,8 @@ from interests.cleaning.texts import (
     user_texts_snapshot,
 )
 from interests.landing import LandingDayError, read_landing_lines, require_landing_day
-from interests.runtime import BadInputError, JobContext, pseudonym_key, run_job
+from interests.pseudonyms import pseudonym_key
+from interests.runtime import BadInputError, JobContext, run_job
 
 logger = logging.getLogger("jobs.clean_events")
 

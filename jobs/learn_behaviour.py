@@ -10,6 +10,9 @@
    values are used, and the night says so.
 3. ALS with the chosen (rank, regularization) on the whole window; items nobody engaged with get
    factors predicted from their text (ridge), measured on held-back engaged items.
+4. The factors are rotated into the orientation of the previous published night's (orthogonal
+   Procrustes, behaviour/alignment.py), so the same item and user keep comparable vectors from night
+   to night; scores within the night do not change.
 
 Writes item_factors and behaviour_tuning for ds.
 """
@@ -23,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from interests.behaviour import als
+from interests.behaviour.alignment import Alignment, align_factors
 from interests.behaviour.text_mapping import mapping_quality
 from interests.behaviour.tuning import (
     Scored,
@@ -31,11 +35,12 @@ from interests.behaviour.tuning import (
     default_candidate,
     score_grid,
 )
-from interests.catalog import BEHAVIOUR_TUNING, ITEM_FACTORS
+from interests.catalog import BEHAVIOUR_TUNING, ITEM_FACTORS, embedding_matrix
 from interests.encoding.model_files import model_identity
 from interests.evaluation.split import collect_split_sample
 from interests.hierarchy.tables import embedding_array
 from interests.night_inputs import read_catalog, window_engagements
+from interests.publishing.nights import previous_night
 from interests.runtime import BadInputError, JobContext, run_job
 
 logger = logging.getLogger("jobs.learn_behaviour")
@@ -46,6 +51,20 @@ MIN_TUNING_USERS = 10
 
 def _factor_lists(matrix: np.ndarray | None, n: int) -> pa.Array:
     return pa.nulls(n, pa.list_(pa.float32())) if matrix is None else embedding_array(matrix)
+
+
+def _align_to_previous_night(lake, ds: str, factors: np.ndarray, item_ids: list[str], max_width: int) -> Alignment:
+    """Tonight's factors rotated onto the previous published night's (as readers saw them), if there is one."""
+    previous = previous_night(lake, ds)
+    if previous is None or ITEM_FACTORS.name not in previous.table_versions:
+        logger.info("no published night before %s: the behaviour space keeps ALS's orientation", ds)
+        return align_factors(factors, item_ids, None, None, max_width)
+    rows = previous.read(lake, ITEM_FACTORS, columns=["item_id", "factors"])
+    alignment = align_factors(factors, item_ids, embedding_matrix(rows.column("factors")),
+                              rows.column("item_id").to_pylist(), max_width)
+    logger.info("behaviour space aligned to %s over %d shared items: mean cosine %.4f before, %.4f after",
+                previous.ds, alignment.shared_items, alignment.cosine_before, alignment.cosine_after)
+    return alignment
 
 
 def learn(context: JobContext) -> dict[str, int]:
@@ -106,6 +125,8 @@ def learn(context: JobContext) -> dict[str, int]:
     quality = mapping_quality(
         text[engaged], factors[engaged], behaviour.ridge_regularization, behaviour.mapping_holdout_share, behaviour.seed
     )
+    alignment = _align_to_previous_night(lake, ds, factors, catalog.item_ids.tolist(), max(behaviour.ranks))
+    factors = alignment.factors
     per_item = engagements.groupBy("item_id").count().toArrow()
     counts_by_item = np.zeros(len(catalog), dtype=np.int64)
     counts_by_item[catalog.positions(per_item.column("item_id"))] = per_item.column("count").to_numpy()
@@ -130,6 +151,8 @@ def learn(context: JobContext) -> dict[str, int]:
         "chosen.text_weight": chosen.text_weight, "chosen.half_life_days": chosen.half_life_days,
         "text_mapping.cosine": quality["cosine"], "text_mapping.r2": quality["r2"],
         "text_mapping.held_back": quality["held_back"],
+        "alignment.shared_items": float(alignment.shared_items),
+        "alignment.cosine_before": alignment.cosine_before, "alignment.cosine_after": alignment.cosine_after,
     })
     if scored:
         best = next(s for s in scored if s.candidate == chosen)

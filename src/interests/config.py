@@ -207,6 +207,31 @@ class QualityConfig(_Section):
     norm_tolerance: float = Field(1e-3, gt=0, description="Allowed |norm - 1| of a stored embedding.")
     min_items: int = Field(1, ge=0, description="Fewest item embeddings a publishable night has.")
     min_users: int = Field(1, ge=0, description="Fewest user embeddings a publishable night has.")
+    row_ratio_tables: list[str] = Field(
+        default_factory=lambda: ["events_clean", "item_embeddings", "topics", "user_embeddings", "user_topics",
+                                 "user_subinterests"],
+        description="Tables whose row count tonight is compared with the previous published night's.",
+    )
+    min_row_ratio: float = Field(0.5, ge=0, description="Fewest rows of a compared table, as a fraction of the previous night's.")
+    max_row_ratio: float = Field(2.0, gt=0, description="Most rows of a compared table, as a multiple of the previous night's.")
+    min_item_cosine: float = Field(
+        0.8, ge=-1, le=1,
+        description="Lowest mean cosine between tonight's and the previous night's embedding of the same items "
+        "(not checked when the encoder's model_version or the vector width changed).",
+    )
+    min_user_cosine: float = Field(
+        0.8, ge=-1, le=1,
+        description="Lowest mean cosine between tonight's and the previous night's embedding of the same users "
+        "(not checked when the encoder's model_version or the vector width changed).",
+    )
+    compared_metrics: list[str] = Field(
+        default_factory=lambda: ["build_hierarchy.evaluation.user.recall_at_10",
+                                 "build_hierarchy.evaluation.subinterest.recall_at_10"],
+        description="Evaluation figures (pipeline_runs.metrics keys) tonight's must keep relative to the previous night's.",
+    )
+    min_metric_fraction: float = Field(
+        0.8, ge=0, description="Lowest value of a compared figure, as a fraction of the previous published night's."
+    )
 
 
 class PipelineConfig(_Section):

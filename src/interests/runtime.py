@@ -24,8 +24,6 @@ from interests.lake import Lake
 
 logger = logging.getLogger(__name__)
 
-PSEUDONYM_KEY_ENV = "INTERESTS_PSEUDONYM_KEY"
-_LOCAL_PSEUDONYM_KEY = "interests-local-development-key"
 
 
 def configure_logging(level: str | None = None) -> None:
@@ -37,16 +35,6 @@ def configure_logging(level: str | None = None) -> None:
     )
     for noisy in ("py4j", "urllib3", "alembic", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def pseudonym_key(config: PipelineConfig) -> str:
-    """The secret that keys user-id pseudonyms: from the environment; a fixed dev key only when local."""
-    key = os.environ.get(PSEUDONYM_KEY_ENV, "")
-    if key:
-        return key
-    if config.env == "local":
-        return _LOCAL_PSEUDONYM_KEY
-    raise ConfigError(f"{PSEUDONYM_KEY_ENV} must be set when env is {config.env!r}")
 
 
 @dataclass

@@ -21,11 +21,11 @@ from interests.cleaning.events import (
     day_bounds,
     events_clean,
     outcome_counts,
-    pseudonymize_py,
     rejected_lines,
 )
 from interests.config import CleaningConfig
 from interests.lake import conform
+from interests.pseudonyms import pseudonymize_user_id as pseudonymize_py
 
 DS = "2026-03-10"
 KEY = "test-pseudonym-key"

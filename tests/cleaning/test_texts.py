@@ -8,7 +8,6 @@ import pytest
 from pyspark.sql import functions as F
 
 from interests.catalog import ITEMS, USER_TEXTS
-from interests.cleaning.events import pseudonymize_py
 from interests.cleaning.texts import (
     classify_items,
     classify_user_texts,
@@ -19,6 +18,7 @@ from interests.cleaning.texts import (
     user_texts_snapshot,
 )
 from interests.encoding.text import item_text, text_hash
+from interests.pseudonyms import pseudonymize_user_id as pseudonymize_py
 
 DAY_1, DAY_2 = "2026-03-09", "2026-03-10"
 KEY = "test-pseudonym-key"

@@ -12,10 +12,9 @@ from published_lake import READER_TABLES, build_published_lake
 
 from interests.catalog import PIPELINE_RUNS
 from interests.config import load_config
-from interests.consume import pseudonymize_user_id
 from interests.lake import Lake
+from interests.pseudonyms import pseudonym_key, pseudonymize_user_id
 from interests.publishing.nights import resolve_night
-from interests.runtime import pseudonym_key
 
 PSEUDONYMIZED_DS = "2026-11-25"
 

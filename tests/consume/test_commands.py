@@ -13,8 +13,8 @@ from published_lake import item_ids, user_subinterests
 
 from interests.behaviour.space import as_query
 from interests.cli import main
-from interests.consume import pseudonymize_user_id
 from interests.errors import EXIT_BAD_INPUT
+from interests.pseudonyms import pseudonymize_user_id
 
 
 def _json(capsys, *argv: str) -> dict:

@@ -23,9 +23,9 @@ from interests.consume import (
     UnknownItemError,
     UnknownUserError,
     list_nights,
-    pseudonymize_user_id,
 )
 from interests.errors import InterestsError
+from interests.pseudonyms import pseudonymize_user_id
 
 DAY_END = datetime(2026, 11, 20, tzinfo=UTC)  # end of the latest published night, 2026-11-19
 
@@ -132,13 +132,6 @@ def test_a_raw_user_id_is_pseudonymized_with_the_configured_key(pseudonymized):
     assert [row["subinterest_id"] for row in interests.subinterests.to_pylist()] == [s for s, _ in user_subinterests("u04")]
     with pytest.raises(UnknownUserError, match="--raw-user-id"):
         reader.user("u04")  # the plain id is not what the night stores
-
-
-def test_the_pseudonym_twin_matches_the_cleaning_job():
-    from interests.cleaning.events import pseudonymize_py
-
-    for raw in ("alice", "u00", "ünïcode 42", ""):
-        assert pseudonymize_user_id(raw, "some-key") == pseudonymize_py(raw, "some-key")
 
 
 def test_topic_tree_lists_every_topic_then_its_subinterests(published):

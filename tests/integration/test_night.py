@@ -313,3 +313,129 @@ def test_tree_ids_are_matched_to_the_night_before(night):
     stage = dict(lake.read(PIPELINE_RUNS, ds=DS, filters=[("run_id", "=", "first")]).to_pylist()[0]["stage_counts"])
     assert stage["build_hierarchy.churn.subinterest.kept"] >= 1
     assert "build_hierarchy.churn.subinterest.items_moved" in stage
+
+
+# ---------------------------------------------------------------- publishing: staged, gated, one step
+# These run last: they leave DS staged with a different hierarchy (the module's other tests use the
+# snapshots the fixture took).
+
+
+def _hierarchy_rows(lake: Lake, ds: str, version: int | None = None) -> set[tuple[str, str]]:
+    topics = lake.read(table("topics"), ds=ds, columns=["level", "node_id"], version=version)
+    return set(zip(topics["level"].to_pylist(), topics["node_id"].to_pylist()))
+
+
+def _restaged_hierarchy(monkeypatch) -> None:
+    """Rebuild DS's hierarchy with 3 topics instead of 4: the staged night then differs from the published one."""
+    monkeypatch.setenv("INTERESTS_HIERARCHY__N_TOPICS", "3")
+    monkeypatch.setenv("INTERESTS_HIERARCHY__N_SUBINTERESTS", "6")
+    attribute, module = _job_body("build_hierarchy")
+    assert run_job("build_hierarchy", getattr(module, attribute), ["--ds", DS, "--run-id", "restaged"], stop_spark=False) == 0
+
+
+def test_readers_never_see_a_night_killed_between_staging_and_publishing(night, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from interests.publishing.nights import publish_attempts, resolve_night
+
+    lake = night["lake"]
+    published = resolve_night(lake, DS)
+    assert published.run_id == "second"
+    _restaged_hierarchy(monkeypatch)
+    assert len(_hierarchy_rows(lake, DS)) == 3 + 6  # the newest version holds the restaged tree
+
+    job = subprocess.Popen([sys.executable, str(ROOT / "jobs" / "publish.py"), "--ds", DS, "--run-id", "killed"],
+                           cwd=ROOT, env=os.environ.copy(), start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and job.poll() is None:
+            attempts = [row for row in publish_attempts(lake, DS) if row["run_id"] == "killed"]
+            if attempts:
+                break
+            time.sleep(0.1)
+        assert attempts and attempts[0]["status"] == "staged", (job.poll(), attempts)
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+
+    assert [row["status"] for row in publish_attempts(lake, DS) if row["run_id"] == "killed"] == ["staged"]
+    current = resolve_night(lake)
+    assert (current.ds, current.run_id, current.table_versions) == (DS, "second", published.table_versions)
+    topics = current.read(lake, table("topics"))
+    assert len(topics.filter(pc.equal(topics["level"], "topic"))) == 4
+    assert snapshot_equal(topics, night["second"]["topics"])
+    # The staged partition is there for anyone reading the newest version, but not in any published night.
+    assert len(_hierarchy_rows(lake, DS)) == 9 and len(_hierarchy_rows(lake, DS, current.version_of(table("topics")))) == 16
+
+
+def snapshot_equal(rows: pa.Table, expected: pa.Table) -> bool:
+    keys = [(c, "ascending") for c in table("topics").key]
+    return rows.sort_by(keys).equals(expected.sort_by(keys))
+
+
+def test_a_failed_gate_keeps_the_last_good_night_and_its_aliases(night, monkeypatch):
+    import mlflow
+
+    from interests.publishing.mlflow_models import (
+        CANDIDATE,
+        ENCODER_MODEL_NAME,
+        HIERARCHY_MODEL_NAME,
+        PRODUCTION,
+        alias_versions,
+    )
+    from interests.publishing.nights import publish_attempts, resolve_night
+
+    lake, uri = night["lake"], night["config"].mlflow_uri
+    good = resolve_night(lake, DS)
+    production = alias_versions(uri, PRODUCTION)
+    assert production[HIERARCHY_MODEL_NAME] == good.registered_models[HIERARCHY_MODEL_NAME]
+
+    _restaged_hierarchy(monkeypatch)
+    monkeypatch.setenv("INTERESTS_QUALITY__MIN_ITEMS", str(10**9))
+    attribute, module = _job_body("publish")
+    assert run_job("publish", getattr(module, attribute), ["--ds", DS, "--run-id", "refused"], stop_spark=False) == 2
+
+    (refused,) = [row for row in publish_attempts(lake, DS) if row["run_id"] == "refused"]
+    failed = [check for check in json.loads(refused["quality_checks"]) if not check["passed"]]
+    assert refused["status"] == "failed_quality" and not refused["quality_passed"]
+    assert [(c["table"], c["check"]) for c in failed] == [("item_embeddings", "min_rows")], failed
+    assert resolve_night(lake).run_id == "second"
+    assert snapshot_equal(resolve_night(lake).read(lake, table("topics")), night["second"]["topics"])
+    # MLflow: the refused night is the candidate; production still names the last good night's models.
+    assert alias_versions(uri, PRODUCTION) == production
+    candidate = alias_versions(uri, CANDIDATE)
+    assert candidate[HIERARCHY_MODEL_NAME] == dict(refused["registered_models"])[HIERARCHY_MODEL_NAME]
+    assert candidate[HIERARCHY_MODEL_NAME] != production[HIERARCHY_MODEL_NAME]
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    tags = client.get_model_version(HIERARCHY_MODEL_NAME, candidate[HIERARCHY_MODEL_NAME]).tags
+    assert tags["gate"] == "failed" and tags["ds"] == DS and tags["code_version"]
+    assert int(tags["table_version.topics"]) == lake.version(table("topics"))
+    assert client.get_model_version(HIERARCHY_MODEL_NAME, production[HIERARCHY_MODEL_NAME]).tags["gate"] == "passed"
+    assert ENCODER_MODEL_NAME in production
+
+
+def test_a_consumer_places_a_new_text_with_the_production_models(night):
+    """models:/...@production: encode a text, place it in the hierarchy; the placement is the published night's."""
+    import mlflow
+
+    from interests.publishing.nights import resolve_night
+
+    lake, config = night["lake"], night["config"]
+    mlflow.set_tracking_uri(config.mlflow_uri)
+    mlflow.set_registry_uri(config.mlflow_uri)
+    encoder = mlflow.pyfunc.load_model("models:/interests-encoder@production")
+    hierarchy = mlflow.pyfunc.load_model("models:/interests-hierarchy@production")
+    published = resolve_night(lake)
+    items = published.read(lake, table("items"), columns=["item_id", "text"]).sort_by("item_id").slice(0, 20)
+    placed = hierarchy.predict(encoder.predict(items["text"].to_pylist()))
+    stored = published.read(lake, table("item_embeddings"), columns=["item_id", "topic_id", "subinterest_id"])
+    expected = dict(zip(stored["item_id"].to_pylist(), stored["topic_id"].to_pylist()))
+    agreement = np.mean([expected[item] == topic for item, topic in zip(items["item_id"].to_pylist(), placed["topic_id"])])
+    assert agreement >= 0.9, agreement
+    published_topics = set(published.read(lake, table("topics"), columns=["node_id"])["node_id"].to_pylist())
+    assert set(placed["topic_id"]) <= published_topics and set(placed["subinterest_id"]) <= published_topics

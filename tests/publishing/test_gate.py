@@ -186,6 +186,19 @@ def test_the_publish_job_records_a_failed_gate_and_exits_2(spark, tmp_path, monk
 
     run = lake.read(PIPELINE_RUNS, ds=DS).to_pylist()
     assert [(row["run_id"], row["status"], row["quality_passed"]) for row in run] == [("r1", "failed_quality", False)]
-    assert dict(run[0]["row_counts"])["user_topics"] == 3 and dict(run[0]["registered_models"]) == {}
+    assert dict(run[0]["row_counts"])["user_topics"] == 3
+    # The night was registered as the candidate before its gate ran; production never moved to it.
+    from interests.config import load_config
+    from interests.publishing.mlflow_models import (
+        CANDIDATE,
+        HIERARCHY_MODEL_NAME,
+        PRODUCTION,
+        alias_versions,
+    )
+
+    registered = dict(run[0]["registered_models"])
+    uri = load_config().mlflow_uri
+    assert alias_versions(uri, CANDIDATE)[HIERARCHY_MODEL_NAME] == registered[HIERARCHY_MODEL_NAME]
+    assert alias_versions(uri, PRODUCTION) == {}
     failed = {(check["table"], check["check"]) for check in json.loads(run[0]["quality_checks"]) if not check["passed"]}
     assert ("item_embeddings", "embedding_dimension") in failed and ("events_clean", "conservation") in failed

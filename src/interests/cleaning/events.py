@@ -16,6 +16,7 @@ from pyspark.sql import types as T
 
 from interests.catalog import EVENTS_CLEAN
 from interests.config import EVENT_TYPES, CleaningConfig
+from interests.pseudonyms import PSEUDONYM_CHARS
 
 KNOWN_FIELDS = ("event_id", "user_id", "item_id", "event_type", "ts", "dwell_ms", "query")
 
@@ -38,15 +39,8 @@ OUTCOMES = ("clean", "duplicate", "rejected")
 
 
 def pseudonymize(user_id: Column, key: str) -> Column:
-    """A keyed SHA-256 pseudonym of a user id (32 hex chars); the same in Spark and Python."""
-    return F.substring(F.sha2(F.concat(F.lit(key + ":"), user_id), 256), 1, 32)
-
-
-def pseudonymize_py(user_id: str, key: str) -> str:
-    """The Python twin of ``pseudonymize``, for evaluation and for services that look users up."""
-    import hashlib
-
-    return hashlib.sha256(f"{key}:{user_id}".encode()).hexdigest()[:32]
+    """A keyed SHA-256 pseudonym of a user id; the same as ``pseudonyms.pseudonymize_user_id`` in Python."""
+    return F.substring(F.sha2(F.concat(F.lit(key + ":"), user_id), 256), 1, PSEUDONYM_CHARS)
 
 
 def parse_json_lines(raw: DataFrame, *keep: str) -> DataFrame:

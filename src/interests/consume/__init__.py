@@ -22,7 +22,6 @@ from interests.consume.reader import (
     NightReader,
     UserInterests,
     list_nights,
-    pseudonymize_user_id,
 )
 
 __all__ = [
@@ -35,5 +34,4 @@ __all__ = [
     "UnknownUserError",
     "UserInterests",
     "list_nights",
-    "pseudonymize_user_id",
 ]

@@ -13,7 +13,6 @@ Spark or Airflow; torch loads only when a text query needs the encoder.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,8 +46,8 @@ from interests.consume.errors import (
     UnknownUserError,
 )
 from interests.lake import Lake
+from interests.pseudonyms import pseudonym_key, pseudonymize_user_id
 from interests.publishing.nights import PublishedNight, published_nights, resolve_night
-from interests.runtime import pseudonym_key
 
 if TYPE_CHECKING:
     from interests.encoding.protocol import Encoder
@@ -57,15 +56,6 @@ logger = logging.getLogger(__name__)
 
 LEVELS = ("user", "subinterest")
 """Where ``recommend`` retrieves from: the user-level vector, or each of the user's sub-interests."""
-
-
-def pseudonymize_user_id(raw_user_id: str, key: str) -> str:
-    """The stored pseudonym of a raw user id: the keyed SHA-256 of ``cleaning.events.pseudonymize_py``.
-
-    A twin rather than an import: ``interests.cleaning.events`` imports pyspark at its top and
-    readers must not need Spark; ``tests/consume/test_reader.py`` checks that the two agree.
-    """
-    return hashlib.sha256(f"{key}:{raw_user_id}".encode()).hexdigest()[:32]
 
 
 def list_nights(

@@ -2,7 +2,7 @@
 
 ``night_checks`` reads the night's tables into Spark through a ``Lake`` and measures each table in
 one aggregation on the executors (``publishing/quality.py``), so the driver receives one small row
-of figures per table, however many users, items and events the night has; ``jobs/publish.py``
+of figures per table, however many users, items and events the night has; ``publication.py``
 records the result and fails the night on any failed check. Vectors live in two spaces with two
 widths: the retrieval space (item and user ``embedding`` columns: behaviour part + text part +
 slack, see behaviour/space.py) and the text space (``item_embeddings.text_embedding``,
@@ -43,23 +43,31 @@ WEIGHTED_TABLES = (USER_TOPICS, USER_SUBINTERESTS)
 
 
 def night_checks(
-    lake: Lake, ds: str, quality: QualityConfig, retrieval_dim: int, text_dim: int, stage_counts: dict[str, int]
+    lake: Lake, ds: str, quality: QualityConfig, retrieval_dim: int, text_dim: int, stage_counts: dict[str, int],
+    versions: dict[str, int] | None = None,
 ) -> list[QualityCheck]:
-    """Every check of the gate for the night ds; ``lake`` must have a SparkSession."""
+    """Every check on the night's own tables; ``lake`` must have a SparkSession.
+
+    ``versions`` pins each table to the Delta version the night was staged at (default: the newest).
+    """
     tolerance = quality.norm_tolerance
+
+    def read(spec):
+        return lake.read_spark(spec, ds=ds, version=(versions or {}).get(spec.name))
+
     cleaning = {key.split(".", 1)[1]: value for key, value in stage_counts.items() if key.startswith("clean_events.")}
     checks = [conservation_check(cleaning)]
-    checks.append(min_rows_check(EVENTS_CLEAN.name, lake.read_spark(EVENTS_CLEAN, ds=ds).count(), 1))
+    checks.append(min_rows_check(EVENTS_CLEAN.name, read(EVENTS_CLEAN).count(), 1))
 
-    topics = lake.read_spark(TOPICS, ds=ds)
+    topics = read(TOPICS)
     retrieval = embedding_figures("embedding", retrieval_dim)
     figures = {
         ITEM_EMBEDDINGS.name: measure(
-            with_assignment_flags(lake.read_spark(ITEM_EMBEDDINGS, ds=ds), topics),
+            with_assignment_flags(read(ITEM_EMBEDDINGS), topics),
             retrieval | embedding_figures("text_embedding", text_dim) | assignment_figures(),
         ),
-        USER_EMBEDDINGS.name: measure(lake.read_spark(USER_EMBEDDINGS, ds=ds), retrieval),
-        **{spec.name: measure(lake.read_spark(spec, ds=ds), retrieval, weights_per_user=True) for spec in WEIGHTED_TABLES},
+        USER_EMBEDDINGS.name: measure(read(USER_EMBEDDINGS), retrieval),
+        **{spec.name: measure(read(spec), retrieval, weights_per_user=True) for spec in WEIGHTED_TABLES},
     }
     minimums = {ITEM_EMBEDDINGS.name: quality.min_items, USER_EMBEDDINGS.name: quality.min_users}
     for spec in RETRIEVAL_TABLES:

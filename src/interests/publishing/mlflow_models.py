@@ -1,8 +1,14 @@
 """MLflow pyfunc wrappers of the encoder and the hierarchy, and their registration.
 
 The encoder is registered once per model_version (its weights hash) and reused on later nights;
-the hierarchy (topic and sub-interest centroids) gets a new version every published night, tagged
-with ds, so ``models:/interests-hierarchy/<n>`` reproduces that night's assignments.
+the hierarchy (topic and sub-interest centroids) gets a new version every night the publish job
+stages, tagged with ds, the Delta table versions it came from and the code version, so
+``models:/interests-hierarchy/<n>`` reproduces that night's assignments.
+
+Aliases say which versions a consumer should load: ``candidate`` moves to the night under review
+before its gate runs; ``production`` moves to it only after the gate passed (and the night became
+current for the tables' readers). A consumer loads ``models:/interests-encoder@production`` and
+``models:/interests-hierarchy@production``: encode a text, then place it in the hierarchy.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ logger = logging.getLogger(__name__)
 ENCODER_MODEL_NAME = "interests-encoder"
 HIERARCHY_MODEL_NAME = "interests-hierarchy"
 EXPERIMENT_NAME = "interests-nightly"
+CANDIDATE, PRODUCTION = "candidate", "production"
+MODEL_NAMES = (ENCODER_MODEL_NAME, HIERARCHY_MODEL_NAME)
 
 
 class EncoderPyfunc(PythonModel):
@@ -103,8 +111,9 @@ def _existing_encoder_version(client, model_version: str) -> str | None:
 def register_night(
     tracking_uri: str, artifact_root: Path | None, ds: str, run_id: str, model_dir: Path, model_version: str,
     encoder_config: dict, topics: pa.Table, params: dict[str, str], metrics: dict[str, float],
+    table_versions: dict[str, int] | None = None, code_version: str = "",
 ) -> dict[str, str]:
-    """Log the night as an MLflow run; register the encoder (once per version) and the hierarchy."""
+    """Log the night as an MLflow run; register the encoder (once per version) and the hierarchy as ``candidate``."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -119,8 +128,11 @@ def register_night(
         experiment_id = experiment.experiment_id
     registered: dict[str, str] = {}
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"nightly-{ds}", tags={"ds": ds, "orchestrator_run_id": run_id}) as run:
+        lineage = {f"table_version.{name}": str(version) for name, version in sorted((table_versions or {}).items())}
+        lineage["code_version"] = code_version
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
+        mlflow.set_tags(lineage)
         encoder_version = _existing_encoder_version(client, model_version)
         if encoder_version is None:
             with tempfile.TemporaryDirectory() as folder:
@@ -142,10 +154,40 @@ def register_night(
                 registered_model_name=HIERARCHY_MODEL_NAME, pip_requirements=_pip_requirements(),
             )
         hierarchy_version = str(info.registered_model_version)
-        for key, value in (("ds", ds), ("encoder_model_version", model_version), ("mlflow_run_id", run.info.run_id)):
+        tags = {"ds": ds, "encoder_model_version": model_version, "mlflow_run_id": run.info.run_id,
+                "orchestrator_run_id": run_id, "gate": "pending", **lineage}
+        for key, value in tags.items():
             client.set_model_version_tag(HIERARCHY_MODEL_NAME, hierarchy_version, key, value)
         registered[HIERARCHY_MODEL_NAME] = hierarchy_version
         registered["mlflow_run_id"] = run.info.run_id
         mlflow.set_tags({f"registered.{name}": version for name, version in registered.items() if name != "mlflow_run_id"})
-    logger.info("MLflow run %s registered %s", registered["mlflow_run_id"], registered)
+    for name in MODEL_NAMES:
+        client.set_registered_model_alias(name, CANDIDATE, registered[name])
+    logger.info("MLflow run %s registered %s (alias %s)", registered["mlflow_run_id"], registered, CANDIDATE)
     return registered
+
+
+def mark_gate_result(tracking_uri: str, registered: dict[str, str], passed: bool) -> None:
+    """Tag the night's hierarchy version with the gate's result; if it passed, move ``production`` to the night's versions."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client.set_model_version_tag(HIERARCHY_MODEL_NAME, registered[HIERARCHY_MODEL_NAME], "gate", "passed" if passed else "failed")
+    if passed:
+        for name in MODEL_NAMES:
+            client.set_registered_model_alias(name, PRODUCTION, registered[name])
+
+
+def alias_versions(tracking_uri: str, alias: str) -> dict[str, str]:
+    """The version each registered model's ``alias`` points to (models without it are left out)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    versions = {}
+    for name in MODEL_NAMES:
+        try:
+            versions[name] = str(client.get_model_version_by_alias(name, alias).version)
+        except MlflowException:
+            continue
+    return versions
