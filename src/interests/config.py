@@ -234,6 +234,34 @@ class QualityConfig(_Section):
     )
 
 
+class MaintenanceConfig(_Section):
+    """Lake maintenance (jobs/maintain_lake.py): compaction, vacuum and log cleanup; docs/operations.md."""
+
+    keep_nights: int = Field(
+        7, ge=1, description="Time travel to the last this many published nights (by ds) always works: vacuum "
+        "keeps every file the table versions they name read.",
+    )
+    retention_margin_hours: int = Field(
+        24, ge=1, description="Added to the age of the oldest version the kept nights name (clock skew, readers "
+        "still on an older version, writes in flight).",
+    )
+    default_retention_hours: int = Field(
+        168, ge=1, description="Vacuum retention of a table no published night names (text_embeddings, stage_runs, "
+        "pipeline_runs) or of every table while no night is published.",
+    )
+    log_retention_hours: int = Field(
+        720, ge=1, description="Delta log kept (each table's delta.logRetentionDuration is set to it), or the "
+        "table's vacuum retention when that is longer, so the kept nights' versions stay loadable.",
+    )
+    compact_days: int = Field(
+        7, ge=1, description="ds partitions of the this many days up to the run's ds are compacted (what the nights "
+        "since the last runs wrote); tables not partitioned by ds are compacted whole.",
+    )
+    dry_run: bool = Field(
+        False, description="Change nothing: count what vacuum would delete (INTERESTS_MAINTENANCE__DRY_RUN=true)."
+    )
+
+
 class PipelineConfig(_Section):
     env: Literal["local", "cluster"] = Field("local", description="local: embedded default; cluster: the real thing.")
     paths: PathsConfig = PathsConfig()
@@ -244,6 +272,7 @@ class PipelineConfig(_Section):
     hierarchy: HierarchyConfig = HierarchyConfig()
     behaviour: BehaviourConfig = BehaviourConfig()
     quality: QualityConfig = QualityConfig()
+    maintenance: MaintenanceConfig = MaintenanceConfig()
 
     @property
     def mlflow_uri(self) -> str:

@@ -19,6 +19,8 @@ and readers that need no Spark read what either wrote with delta-rs (``read``).
 from __future__ import annotations
 
 import logging
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -363,6 +365,126 @@ class Lake:
             .select(*spec.schema.names)
         )
 
+    # ---------------------------------------------------------------- maintenance
+    # Compaction, vacuum and log cleanup; the retention rule that decides their hours is in
+    # publishing/maintenance.py. Table metadata (versions, commit times, files) is read with delta-rs
+    # whichever engine wrote the table, as ``read`` does.
+
+    def compact(self, spec: TableSpec, partition: list[tuple[str, str, str]] | None = None) -> dict[str, int]:
+        """Merge small files of the partitions matching ``partition`` (all if None) in one commit; same rows.
+
+        ``partition`` holds (partition column, op, value) filters, e.g. ``[("ds", ">=", "2026-11-14")]``.
+        Returns ``files_removed`` and ``files_added`` (both 0, and no commit, when nothing was small).
+        """
+        filters = _partition_filters(spec, partition)
+        if not self.exists(spec):
+            return {"files_removed": 0, "files_added": 0}
+        if self.engine == "delta-spark":
+            where = " AND ".join(f"`{column}` {op} '{value}'" for column, op, value in filters)
+            sql = f"OPTIMIZE delta.`{self.path(spec)}`" + (f" WHERE {where}" if where else "")
+            metrics = self._require_spark().sql(sql).collect()[0]["metrics"]
+            result = {"files_removed": int(metrics["numFilesRemoved"]), "files_added": int(metrics["numFilesAdded"])}
+        else:
+            from deltalake import DeltaTable
+
+            metrics = DeltaTable(str(self.path(spec))).optimize.compact(partition_filters=filters or None)
+            result = {"files_removed": int(metrics["numFilesRemoved"]), "files_added": int(metrics["numFilesAdded"])}
+        logger.info("%s: compacted %d files into %d (%s)", spec.name, result["files_removed"], result["files_added"],
+                    filters or "whole table")
+        return result
+
+    def vacuum(self, spec: TableSpec, retention_hours: int, dry_run: bool = False) -> list[str]:
+        """Delete files no version younger than ``retention_hours`` reads; return them (only list them if dry_run).
+
+        The engines' own minimum retention (``delta.deletedFileRetentionDuration``, 7 days) is not
+        enforced: the caller's retention rule decides (``publishing/maintenance.py``).
+        """
+        if retention_hours < 0:
+            raise ValueError(f"{spec.name}: retention_hours must be >= 0, got {retention_hours}")
+        if not self.exists(spec):
+            return []
+        if self.engine == "delta-spark":
+            spark = self._require_spark()
+            check = "spark.databricks.delta.retentionDurationCheck.enabled"
+            before = spark.conf.get(check, "true")
+            spark.conf.set(check, "false")  # for this call only: restored below
+            try:
+                sql = f"VACUUM delta.`{self.path(spec)}` RETAIN {int(retention_hours)} HOURS"
+                files = [row["path"] for row in spark.sql(f"{sql} DRY RUN").collect()]
+                if files and not dry_run:
+                    spark._jvm.io.delta.tables.DeltaTable.forPath(
+                        spark._jsparkSession, str(self.path(spec))
+                    ).vacuum(float(retention_hours))
+            finally:
+                spark.conf.set(check, before)
+        else:
+            from deltalake import DeltaTable
+
+            files = DeltaTable(str(self.path(spec))).vacuum(
+                retention_hours=int(retention_hours), dry_run=dry_run, enforce_retention_duration=False
+            )
+        logger.info("%s: vacuum (retain %d h)%s %d files", spec.name, retention_hours,
+                    " would delete" if dry_run else " deleted", len(files))
+        return list(files)
+
+    def clean_log(
+        self, spec: TableSpec, log_retention_hours: int, removed_retention_hours: int, dry_run: bool = False
+    ) -> dict[str, str]:
+        """Set how much history the table keeps, then drop expired log files; return the properties changed.
+
+        Both engines delete a log file only when it is older than ``delta.logRetentionDuration`` and a
+        checkpoint older than that follows it, so every version committed within it stays readable
+        (time travel): it is set to ``log_retention_hours``. A checkpoint forgets removed files older
+        than ``delta.deletedFileRetentionDuration`` (delta-spark's vacuum then treats them as unknown
+        files it may delete): it is changed to ``removed_retention_hours`` where shorter, never lowered.
+        delta-rs then writes a checkpoint and removes the expired log files; delta-spark removes them
+        itself at its own checkpoints (every 10 commits).
+        """
+        if not self.exists(spec):
+            return {}
+        from deltalake import DeltaTable
+
+        table = DeltaTable(str(self.path(spec)))
+        configuration = table.metadata().configuration
+        log_name, removed_name = _RETENTION_PROPERTIES
+        changed = {}
+        if _interval_hours(configuration.get(log_name), _RETENTION_PROPERTIES[log_name]) != log_retention_hours:
+            changed[log_name] = f"interval {int(log_retention_hours)} hours"
+        if _interval_hours(configuration.get(removed_name), _RETENTION_PROPERTIES[removed_name]) < removed_retention_hours:
+            changed[removed_name] = f"interval {int(removed_retention_hours)} hours"
+        if dry_run:
+            return changed
+        if changed and self.engine == "delta-spark":
+            properties = ", ".join(f"'{name}' = '{value}'" for name, value in changed.items())
+            self._require_spark().sql(f"ALTER TABLE delta.`{self.path(spec)}` SET TBLPROPERTIES ({properties})")
+        elif self.engine == "delta-rs":
+            if changed:
+                table.alter.set_table_properties(changed)
+                table = DeltaTable(str(self.path(spec)))
+            table.create_checkpoint()
+            table.cleanup_metadata()
+        if changed:
+            logger.info("%s: history retention set: %s", spec.name, changed)
+        return changed
+
+    def commit_time(self, spec: TableSpec, version: int) -> datetime:
+        """When ``version`` of the table was committed (UTC), from its commit info."""
+        from deltalake import DeltaTable
+
+        table = DeltaTable(str(self.path(spec)))
+        for commit in table.history(limit=max(table.version() - int(version) + 1, 1)):
+            if commit.get("version") == int(version) and commit.get("timestamp") is not None:
+                return datetime.fromtimestamp(commit["timestamp"] / 1000, tz=UTC)
+        raise LookupError(f"{spec.name}: no commit info for version {version} (log cleaned up, or never written)")
+
+    def live_files(self, spec: TableSpec) -> int:
+        """How many data files the table's current version reads."""
+        if not self.exists(spec):
+            return 0
+        from deltalake import DeltaTable
+
+        return len(DeltaTable(str(self.path(spec))).file_uris())
+
     # ---------------------------------------------------------------- conversions
 
     def _require_spark(self) -> SparkSession:
@@ -421,6 +543,36 @@ def _row_mask(data: pa.Table, filters: list[tuple[str, str, Any]]) -> pa.Chunked
         match = pc.fill_null(match, False)
         mask = match if mask is None else pc.and_(mask, match)
     return mask
+
+
+_PARTITION_OPS = ("=", "!=", "<", "<=", ">", ">=")
+_INTERVAL = re.compile(r"^(?:interval\s+)?(\d+)\s*(week|day|hour|minute|second)s?$", re.IGNORECASE)
+_HOURS_PER_UNIT = {"week": 168.0, "day": 24.0, "hour": 1.0, "minute": 1 / 60, "second": 1 / 3600}
+_RETENTION_PROPERTIES = {"delta.logRetentionDuration": 30 * 24, "delta.deletedFileRetentionDuration": 7 * 24}
+"""History a table keeps (hours) when it does not set the property: both engines' defaults."""
+
+
+def _partition_filters(spec: TableSpec, partition: list[tuple[str, str, str]] | None) -> list[tuple[str, str, str]]:
+    """Check (column, op, value) filters name partition columns, plain comparisons and quote-free values."""
+    checked = []
+    for column, op, value in partition or []:
+        if column not in spec.partition_by or op not in _PARTITION_OPS or "'" in str(value):
+            raise ValueError(
+                f"{spec.name}: cannot select partitions where {column} {op} {value!r}; "
+                f"partition columns {list(spec.partition_by)}, operators {list(_PARTITION_OPS)}"
+            )
+        checked.append((column, op, str(value)))
+    return checked
+
+
+def _interval_hours(value: str | None, default: int) -> int:
+    """Hours of a Delta interval property such as 'interval 30 days'; ``default`` when unset."""
+    if value is None:
+        return default
+    match = _INTERVAL.match(value.strip())
+    if not match:
+        raise ValueError(f"cannot read the Delta interval {value!r}; expected e.g. 'interval 30 days'")
+    return int(int(match.group(1)) * _HOURS_PER_UNIT[match.group(2).lower()])
 
 
 def spark_schema_of(spec: TableSpec):
