@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,11 @@ def validate_ds(ds: str) -> str:
     except ValueError as error:
         raise InvalidDsError(f"ds {ds!r} is not a calendar day: {error}") from error
     return ds
+
+
+def window_first_day(ds: str, days: int) -> str:
+    """The first ds of the ``days``-day lookback window that ends with (and includes) ds."""
+    return (date.fromisoformat(validate_ds(ds)) - timedelta(days=days - 1)).isoformat()
 
 
 @dataclass(frozen=True)

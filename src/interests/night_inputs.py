@@ -9,7 +9,6 @@ Spark."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +16,7 @@ from pyspark.sql import functions as F
 
 from interests.behaviour import als
 from interests.behaviour.space import normalize_rows
-from interests.catalog import EVENTS_CLEAN, ITEMS, TEXT_EMBEDDINGS
+from interests.catalog import EVENTS_CLEAN, ITEMS, TEXT_EMBEDDINGS, window_first_day
 from interests.config import PipelineConfig
 from interests.errors import BadInputError
 from interests.evaluation.split import CatalogIndex
@@ -56,7 +55,7 @@ def read_catalog(lake: Lake, ds: str, model_version: str) -> NightCatalog:
 
 def window_events(lake: Lake, ds: str, config: PipelineConfig):
     """events_clean of the lookback window ending ds (Spark)."""
-    first_day = (date.fromisoformat(ds) - timedelta(days=config.hierarchy.lookback_days - 1)).isoformat()
+    first_day = window_first_day(ds, config.hierarchy.lookback_days)
     return lake.read_spark(EVENTS_CLEAN, ds_from=first_day, ds_to=ds)
 
 

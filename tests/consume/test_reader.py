@@ -231,6 +231,29 @@ def test_engaged_items_come_back_when_not_excluded(published):
     assert {"t0.s0.i0", "t0.s0.i1", "t0.s0.i2"} <= {row["item_id"] for row in result}
 
 
+def test_items_engaged_earlier_in_the_lookback_window_are_excluded_too(tmp_path):
+    """An engagement on a day before the night's ds (inside hierarchy.lookback_days) still excludes the item."""
+    import published_lake
+
+    from interests.catalog import EVENTS_CLEAN
+    from interests.lake import Lake
+
+    root = tmp_path / "lake"
+    published_lake.build_published_lake(root, published=("2026-11-18",), failed=None)
+    lake = Lake(root)
+    earlier = lake.read(EVENTS_CLEAN, ds="2026-11-18").to_pylist()
+    heavy = user_subinterests("u00")[0][0]
+    extra = item_ids(heavy)[5]  # not among the items u00 engages with every night
+    earlier.append({**earlier[0], "event_id": "earlier-extra", "user_id": "u00", "item_id": extra})
+    lake.write_partition(EVENTS_CLEAN, "2026-11-18", pa.Table.from_pylist(earlier, schema=EVENTS_CLEAN.schema))
+    published_lake._write_night(lake, "2026-11-19", "published", "r2", 1, shift=1)
+
+    window = NightReader(root).recommend("u00", k=20)
+    assert extra not in window.column("item_id").to_pylist()
+    one_day = load_config(environ={"INTERESTS_HIERARCHY__LOOKBACK_DAYS": "1"})
+    assert extra in NightReader(root, config=one_day).recommend("u00", k=20).column("item_id").to_pylist()
+
+
 def test_subinterest_level_merges_by_sqrt_weight_times_score(published):
     root, content = published
     night = content["2026-11-19"]

@@ -37,6 +37,7 @@ from interests.catalog import (
     USER_TOPICS,
     TableSpec,
     embedding_matrix,
+    window_first_day,
 )
 from interests.config import EVENT_TYPES, PipelineConfig, load_config
 from interests.consume.errors import (
@@ -262,7 +263,7 @@ class NightReader:
         ``fresh_events``: events since the night, rows with ``item_id``, ``event_type`` and ``ts``
         (a datetime, ISO-8601 text, or epoch milliseconds as in the landing contract) as a list of
         dicts, an Arrow table or a pandas DataFrame. ``exclude_engaged`` leaves out the items the
-        user engaged with in the night's ``events_clean`` (ds partition) and in ``fresh_events``,
+        user engaged with in the night's lookback window of ``events_clean`` and in ``fresh_events``,
         counting the event types with a positive weight in ``hierarchy.event_weights``.
         """
         k = _check_k(k)
@@ -331,8 +332,14 @@ class NightReader:
 
     @cached_property
     def _engagements(self) -> pa.Table:
-        """The night's events_clean that count as engagements: user_id, item_id."""
-        events = self.table(EVENTS_CLEAN)
+        """The events_clean of the night's lookback window that count as engagements: user_id, item_id.
+
+        The window the night's user vectors were built from, read at the night's published version.
+        """
+        first_day = window_first_day(self.ds, self.config.hierarchy.lookback_days)
+        events = self.lake.read(EVENTS_CLEAN, columns=["user_id", "item_id", "event_type"],
+                                filters=[("ds", ">=", first_day), ("ds", "<=", self.ds)],
+                                version=self.night.version_of(EVENTS_CLEAN))
         counted = [name for name, weight in self.config.hierarchy.event_weights.items() if weight > 0]
         mask = pc.and_(pc.is_valid(events.column("item_id")),
                        pc.is_in(events.column("event_type"), value_set=pa.array(counted, pa.string())))
