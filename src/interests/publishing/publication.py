@@ -43,6 +43,10 @@ from interests.version import code_version
 logger = logging.getLogger(__name__)
 
 
+NIGHT_STAGES = ("clean_events", "encode_texts", "learn_behaviour", "build_hierarchy")
+"""The stages whose stage_runs rows are the night's lineage (publish and maintenance write rows too)."""
+
+
 class QualityGateError(BadInputError):
     """The night's tables failed the quality gate."""
 
@@ -66,7 +70,7 @@ def stage_results(lake: Lake, ds: str) -> tuple[dict[str, int], dict[str, float]
     counts: dict[str, int] = {}
     metrics: dict[str, float] = {}
     for row in sorted(rows, key=lambda r: r["stage"]):
-        if row["stage"] == "publish":  # an earlier publish of this ds, not part of this night's lineage
+        if row["stage"] not in NIGHT_STAGES:  # an earlier publish, or maintenance: not this night's lineage
             continue
         counts.update({f"{row['stage']}.{key}": value for key, value in row["counts"]})
         metrics.update({f"{row['stage']}.{key}": value for key, value in (row.get("metrics") or [])})
