@@ -43,50 +43,22 @@ count what vacuum would delete). docs/operations.md, "Lake maintenance", has the
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
 from airflow.sdk import CronDataIntervalTimetable, dag
-from interests_airflow import SparkJobOperator
+from interests_airflow.settings import dag_settings
 
 NIGHTLY_DAG_ID = "interests_nightly"
-JOB = "maintain_lake"
-
-
-def _env_spark_conf(name: str) -> dict[str, str]:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return {}
-    conf = json.loads(value)
-    if not isinstance(conf, dict):
-        raise TypeError(f"{name}={value!r} is not a JSON object of Spark properties")
-    return {str(key): str(item) for key, item in conf.items()}
-
-
-PROJECT_HOME = Path(os.environ.get("INTERESTS_HOME") or Path(__file__).resolve().parents[1])
-PYTHON = os.environ.get("INTERESTS_PYTHON") or sys.executable
-START_DATE = datetime.strptime(os.environ.get("INTERESTS_DAG_START_DATE") or "1970-01-01", "%Y-%m-%d").replace(tzinfo=UTC)
-SPARK_CONN_ID = os.environ.get("INTERESTS_SPARK_CONN_ID") or "interests_spark"
-SPARK_SUBMIT = os.environ.get("INTERESTS_SPARK_SUBMIT") or str(Path(PYTHON).with_name("spark-submit"))
-SPARK_CONF = {
-    "spark.pyspark.python": PYTHON,
-    "spark.pyspark.driver.python": PYTHON,
-    "spark.driver.memory": "4g",
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
-    **_env_spark_conf("INTERESTS_SPARK_CONF"),
-}
+SETTINGS = dag_settings(Path(__file__).parent)
 
 
 @dag(
     dag_id="interests_maintenance",
     doc_md=__doc__,
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=START_DATE,
+    start_date=SETTINGS.start_date,
     catchup=False,
     max_active_runs=1,
     default_args={
@@ -107,19 +79,7 @@ def interests_maintenance() -> None:
         poke_interval=600,
         timeout=int(timedelta(hours=20).total_seconds()),
     )
-    maintain = SparkJobOperator(
-        task_id=JOB,
-        application=str(PROJECT_HOME / "jobs" / f"{JOB}.py"),
-        application_args=["--ds", "{{ ds }}", "--run-id", "{{ run_id }}"],
-        name=f"interests-{JOB}",
-        conn_id=SPARK_CONN_ID,
-        spark_binary=SPARK_SUBMIT,
-        conf=dict(SPARK_CONF),
-        py_files=str(PROJECT_HOME / ".dist" / "interests.zip"),
-        library_source=str(PROJECT_HOME / "src" / "interests"),
-        jars_dir=str(PROJECT_HOME / os.environ.get("INTERESTS_SPARK__JARS_DIR", ".spark-jars")),
-        project_home=str(PROJECT_HOME),
-    )
+    maintain = SETTINGS.spark_job("maintain_lake")
     wait_for_nightly >> maintain
 
 

@@ -93,115 +93,21 @@ task for a logical date before `start_date`; catchup requires it to be set).
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from airflow.sdk import CronDataIntervalTimetable, dag
-from interests_airflow import SparkJobOperator
+from interests_airflow.settings import dag_settings
 
-
-def _env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if value == "":
-        return default
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(
-        f"{name}={value!r} is not a boolean; use one of true/false, 1/0, yes/no, on/off"
-    )
-
-
-EARLIEST_NIGHT = datetime(1970, 1, 1, tzinfo=UTC)
-"""Default start_date: a night for any day can run (a task never runs for a ds before its DAG's start_date)."""
-
-
-def _env_date(name: str, default: datetime) -> datetime:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not a day; use YYYY-MM-DD") from None
-
-
-def _env_spark_conf(name: str) -> dict[str, str]:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return {}
-    try:
-        conf = json.loads(value)
-    except ValueError:
-        conf = None
-    if isinstance(conf, dict):
-        return {str(key): str(item) for key, item in conf.items()}
-    raise ValueError(
-        f"{name}={value!r} is not a JSON object of Spark properties, "
-        'e.g. {"spark.executor.memory": "8g"}'
-    )
-
-
-PROJECT_HOME = Path(os.environ.get("INTERESTS_HOME") or Path(__file__).resolve().parents[1])
-PYTHON = os.environ.get("INTERESTS_PYTHON") or sys.executable
-CATCHUP = _env_flag("INTERESTS_DAG_CATCHUP", default=False)
-START_DATE = _env_date("INTERESTS_DAG_START_DATE", default=EARLIEST_NIGHT)
-if CATCHUP and "INTERESTS_DAG_START_DATE" not in os.environ:
-    raise ValueError(
-        "INTERESTS_DAG_CATCHUP=true needs INTERESTS_DAG_START_DATE (the deployment's first night): "
-        f"catching up from the default {EARLIEST_NIGHT:%Y-%m-%d} would schedule decades of nights"
-    )
-
-SPARK_CONN_ID = os.environ.get("INTERESTS_SPARK_CONN_ID") or "interests_spark"
-# The project's pyspark installs spark-submit next to its python (not resolved: a venv's python
-# is a link to the base interpreter, whose folder has no spark-submit).
-SPARK_SUBMIT = os.environ.get("INTERESTS_SPARK_SUBMIT") or str(Path(PYTHON).with_name("spark-submit"))
-LIBRARY_SOURCE = PROJECT_HOME / "src" / "interests"
-LIBRARY_ZIP = PROJECT_HOME / ".dist" / "interests.zip"
-"""Built by `make install` from LIBRARY_SOURCE (interests_airflow/library.py)."""
-JARS_DIR = PROJECT_HOME / os.environ.get("INTERESTS_SPARK__JARS_DIR", ".spark-jars")
-"""The Delta Lake jars (scripts/spark_jars.sh); the same override as the jobs' spark.jars_dir."""
-SPARK_CONF = {
-    # Driver and executors run the project's interpreter (a cluster overrides the executors'
-    # with a packed environment: spark.archives + spark.pyspark.python=./environment/bin/python).
-    "spark.pyspark.python": PYTHON,
-    "spark.pyspark.driver.python": PYTHON,
-    # Fixed when the driver JVM starts, so a job cannot set them: they are spark-submit's.
-    # 4g as conf/base's spark.driver_memory: with local[*] the executors live in the driver.
-    "spark.driver.memory": "4g",
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
-    **_env_spark_conf("INTERESTS_SPARK_CONF"),
-}
-
-
-def run_job(job: str) -> SparkJobOperator:
-    """The task that submits ``jobs/<job>.py`` for this run's ds and run id."""
-    return SparkJobOperator(
-        task_id=job,
-        application=str(PROJECT_HOME / "jobs" / f"{job}.py"),
-        application_args=["--ds", "{{ ds }}", "--run-id", "{{ run_id }}"],
-        name=f"interests-{job}",
-        conn_id=SPARK_CONN_ID,
-        spark_binary=SPARK_SUBMIT,
-        conf=dict(SPARK_CONF),
-        py_files=str(LIBRARY_ZIP),
-        library_source=str(LIBRARY_SOURCE),
-        jars_dir=str(JARS_DIR),
-        project_home=str(PROJECT_HOME),
-    )
+SETTINGS = dag_settings(Path(__file__).parent)
 
 
 @dag(
     dag_id="interests_nightly",
     doc_md=__doc__,
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=START_DATE,
-    catchup=CATCHUP,
+    start_date=SETTINGS.start_date,
+    catchup=SETTINGS.catchup,
     max_active_runs=1,
     default_args={
         "owner": "interests",
@@ -213,11 +119,11 @@ def run_job(job: str) -> SparkJobOperator:
 )
 def interests_nightly() -> None:
     (
-        run_job("clean_events")
-        >> run_job("encode_texts")
-        >> run_job("learn_behaviour")
-        >> run_job("build_hierarchy")
-        >> run_job("publish")
+        SETTINGS.spark_job("clean_events")
+        >> SETTINGS.spark_job("encode_texts")
+        >> SETTINGS.spark_job("learn_behaviour")
+        >> SETTINGS.spark_job("build_hierarchy")
+        >> SETTINGS.spark_job("publish")
     )
 
 
