@@ -5,6 +5,7 @@
     interests evaluate --ds 2026-11-20 --truth data/truth
     interests check-landing --ds 2026-11-20
     interests check-night --ds 2026-11-20
+    interests export-index --out index/ [--ds 2026-11-20] [--kind hnsw]
     interests report [--ds 2026-11-20] [--out report.html]
 """
 
@@ -200,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--truth", default=None, help="planted-truth folder of generated data: also print topic NMI")
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     evaluate.set_defaults(handler=_evaluate)
+    from interests.consume.index import add_command as add_export_index_command
+
+    add_export_index_command(commands)
     from interests.report.cli import add_command as add_report_command
 
     add_report_command(commands)
