@@ -220,7 +220,7 @@ class QualityConfig(_Section):
         "(not checked when the encoder's model_version or the vector width changed).",
     )
     min_user_cosine: float = Field(
-        0.7, ge=-1, le=1,
+        0.5, ge=-1, le=1,
         description="Lowest mean cosine between tonight's and the previous night's embedding of the same users "
         "(not checked when the encoder's model_version or the vector width changed).",
     )
