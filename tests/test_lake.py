@@ -52,6 +52,16 @@ def test_write_partition_replaces_exactly_one_ds(lake):
     assert lake.version(SPEC) == 3 and lake.exists(SPEC)
 
 
+def test_logged_rows_count_a_partition_at_a_version_from_the_delta_log(lake):
+    assert lake.logged_rows(SPEC) is None  # no table yet
+    lake.write_partition(SPEC, DAY_1, rejected(DAY_1, [("a", "1"), ("a", "2")]))
+    lake.write_partition(SPEC, DAY_2, rejected(DAY_2, [("b", "3")]))
+    lake.write_partition(SPEC, DAY_1, rejected(DAY_1, [("c", "9"), ("c", "8"), ("c", "7")]))
+    assert [lake.logged_rows(SPEC, ds=DAY_1), lake.logged_rows(SPEC, ds=DAY_2), lake.logged_rows(SPEC)] == [3, 1, 4]
+    assert lake.logged_rows(SPEC, ds=DAY_1, version=2) == 2 and lake.logged_rows(SPEC, ds=DAY_2, version=1) == 0
+    assert lake.logged_rows(SPEC, ds=DAY_3) == 0
+
+
 def test_rows_are_written_sorted_by_key_and_a_rerun_gives_the_same_content(lake):
     both = pa.concat_tables(
         [rejected(DAY_1, [("x", "3"), ("x", "1"), ("x", "2")], "items"), rejected(DAY_1, [("x", "9")], "events")]

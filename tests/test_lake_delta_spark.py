@@ -48,6 +48,8 @@ def test_replaces_exactly_one_partition(lake, spark):
         (DS, "empty_line"), (DS, "empty_line"), (DS, "empty_line"), ("2026-11-21", "malformed_json")
     ]
     assert lake.read(EVENTS_REJECTED, ds=DS).num_rows == 3  # delta-rs reads what delta-spark wrote
+    assert lake.logged_rows(EVENTS_REJECTED, ds=DS) == 3  # delta-spark's log carries numRecords too
+    assert lake.logged_rows(EVENTS_REJECTED, ds=DS, version=1) == 1 and lake.logged_rows(EVENTS_REJECTED, ds="2026-11-21", version=1) == 0
     assert lake.partitions(EVENTS_REJECTED) == [DS, "2026-11-21"]
 
 

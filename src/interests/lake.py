@@ -485,6 +485,24 @@ class Lake:
 
         return len(DeltaTable(str(self.path(spec))).file_uris())
 
+    def logged_rows(self, spec: TableSpec, ds: str | None = None, version: int | None = None) -> int | None:
+        """Rows of the table (or one ds partition) at a version, summed from the Delta log's per-file numRecords.
+
+        No data file is read. None when the table does not exist or a file has no record count in the
+        log (a writer that keeps no statistics): count the rows instead.
+        """
+        if not self.exists(spec):
+            return None
+        from deltalake import DeltaTable
+
+        actions = pa.table(DeltaTable(str(self.path(spec)), version=version).get_add_actions(flatten=True))
+        if ds is not None:
+            actions = actions.filter(pc.equal(actions["partition.ds"], validate_ds(ds)))
+        records = actions["num_records"]
+        if records.null_count:
+            return None
+        return int(pc.sum(records).as_py() or 0)
+
     # ---------------------------------------------------------------- conversions
 
     def _require_spark(self) -> SparkSession:

@@ -78,15 +78,24 @@ def stage_results(lake: Lake, ds: str) -> tuple[dict[str, int], dict[str, float]
 
 
 def stage_night(lake: Lake, ds: str, run_id: str, model_version: str) -> StagedNight:
-    """Record the night's table versions and row counts (counted on the executors) in a ``staged`` row."""
+    """Record the night's table versions and row counts in a ``staged`` row.
+
+    The counts come from the Delta log (each file's numRecords) at the staged version; a table whose
+    log has none is counted on the executors.
+    """
     versions = {name: lake.version(table(name)) for name in OUTPUT_TABLES}
-    row_counts = {name: lake.read_spark(table(name), ds=ds, version=versions[name]).count() for name in OUTPUT_TABLES}
+    row_counts = {name: _rows(lake, name, ds, versions[name]) for name in OUTPUT_TABLES}
     stage_counts, metrics = stage_results(lake, ds)
     staged = StagedNight(ds, run_id, {k: v for k, v in versions.items() if v is not None}, row_counts, stage_counts,
                          metrics, model_version)
     _write_row(lake, staged, STAGED, checks=[], registered={})
     logger.info("staged ds=%s (run %s) at table versions %s", ds, run_id, staged.table_versions)
     return staged
+
+
+def _rows(lake: Lake, name: str, ds: str, version: int | None) -> int:
+    logged = lake.logged_rows(table(name), ds=ds, version=version)
+    return logged if logged is not None else lake.read_spark(table(name), ds=ds, version=version).count()
 
 
 def gate_checks(lake: Lake, staged: StagedNight, config: PipelineConfig, text_dim: int) -> list[QualityCheck]:
