@@ -5,6 +5,7 @@ All lines are classified in one Spark job (module fixture); each test looks up i
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,11 @@ def event(**fields) -> str:
     return json.dumps({key: value for key, value in line.items() if value is not DROP})
 
 
+def with_bytes(line: str, bad: bytes) -> bytes:
+    """The line's bytes with the field value "@" replaced by bytes that are not UTF-8."""
+    return line.encode().replace(b'"@"', b'"' + bad + b'"', 1)
+
+
 REASON_CASES = [
     ("empty_line", "", "empty_line"),
     ("blank_line", "   ", "empty_line"),
@@ -55,6 +61,31 @@ REASON_CASES = [
     ("json_array", '[{"event_id": "a", "user_id": "u"}]', "malformed_json"),
     ("json_number", "42", "malformed_json"),
     ("json_string", '"click"', "malformed_json"),
+    ("invalid_utf8_in_a_string", with_bytes(event(event_type="search", item_id=DROP, query="@"), b"\xff"), "invalid_utf8"),
+    ("invalid_utf8_outside_strings", b'{"event_id": "e", \xff\xfe "user_id": "u"}', "invalid_utf8"),
+    ("overlong_utf8", with_bytes(event(user_id="@"), b"\xc0\xaf"), "invalid_utf8"),
+    ("utf16_surrogate_bytes", with_bytes(event(user_id="@"), b"\xed\xa0\x80"), "invalid_utf8"),
+    ("truncated_utf8_sequence", with_bytes(event(user_id="@"), b"\xc3("), "invalid_utf8"),
+    ("event_id_number", event(event_id=123), "wrong_type_event_id"),
+    ("event_id_object", event(event_id={"id": "e1"}), "wrong_type_event_id"),
+    ("user_id_object", event(user_id={"id": "u1"}), "wrong_type_user_id"),
+    ("user_id_array", event(user_id=["u1"]), "wrong_type_user_id"),
+    ("user_id_number", event(user_id=42), "wrong_type_user_id"),
+    ("user_id_bool", event(user_id=True), "wrong_type_user_id"),
+    ("user_id_float", event(user_id=1.5), "wrong_type_user_id"),
+    ("event_type_array", event(event_type=["click"]), "wrong_type_event_type"),
+    ("event_type_number", event(event_type=1), "wrong_type_event_type"),
+    ("item_id_number", event(item_id=7), "wrong_type_item_id"),
+    ("search_item_id_object", event(event_type="search", item_id={}, query="q"), "wrong_type_item_id"),
+    ("ts_bool", event(ts=True), "wrong_type_ts"),
+    ("ts_object", event(ts={"ms": 1}), "wrong_type_ts"),
+    ("ts_array", event(ts=[2026, 3, 10]), "wrong_type_ts"),
+    ("ts_fraction", event(ts=int(NOON.timestamp() * 1000) + 0.5), "bad_timestamp"),
+    ("ts_digit_string", event(ts=str(int(NOON.timestamp() * 1000))), "bad_timestamp"),
+    ("ts_overflowing_number", event(ts=2**63 - 1), "bad_timestamp"),
+    ("ts_huge_number", event(ts=10**30), "bad_timestamp"),
+    ("query_number", event(event_type="search", item_id=DROP, query=5), "wrong_type_query"),
+    ("type_before_missing", event(event_id=DROP, user_id=[]), "wrong_type_user_id"),
     ("event_id_absent", event(event_id=DROP), "missing_event_id"),
     ("event_id_null", event(event_id=None), "missing_event_id"),
     ("event_id_empty", event(event_id=""), "missing_event_id"),
@@ -75,6 +106,10 @@ REASON_CASES = [
     ("dwell_negative", event(event_type="dwell", dwell_ms=-5), "invalid_dwell_ms"),
     ("dwell_fraction", event(event_type="dwell", dwell_ms=1.5), "invalid_dwell_ms"),
     ("dwell_integer", event(event_type="dwell", dwell_ms=1500), None),
+    ("dwell_digit_string", event(event_type="dwell", dwell_ms="1500"), "invalid_dwell_ms"),
+    ("dwell_bool", event(event_type="dwell", dwell_ms=True), "invalid_dwell_ms"),
+    ("dwell_null", event(event_type="dwell", dwell_ms=None), None),
+    ("dwell_huge", event(event_type="dwell", dwell_ms=10**20), "invalid_dwell_ms"),
     ("future", event(ts="2026-03-11T01:00:01Z"), "future_timestamp"),
     ("future_limit", event(ts="2026-03-11T01:00:00Z"), None),
     ("stale", event(ts="2026-03-06T23:59:59Z"), "stale_timestamp"),
@@ -92,7 +127,7 @@ TIMESTAMP_CASES = [
     ("iso_no_offset_is_utc", "2026-03-10T12:00:00", NOON),
     ("iso_fraction", "2026-03-10T12:00:00.250Z", NOON + timedelta(milliseconds=250)),
     ("epoch_ms_number", int(NOON.timestamp() * 1000), NOON),
-    ("epoch_ms_string", str(int(NOON.timestamp() * 1000) + 123), NOON + timedelta(milliseconds=123)),
+    ("epoch_ms_number_with_ms", int(NOON.timestamp() * 1000) + 123, NOON + timedelta(milliseconds=123)),
     ("iso_offset_crosses_midnight", "2026-03-09T23:30:00-01:00", datetime(2026, 3, 10, 0, 30, tzinfo=UTC)),
 ]
 TIMESTAMP_LINES = {case: event(ts=value) for case, value, _ in TIMESTAMP_CASES}
@@ -119,7 +154,24 @@ EXTRA_LINE = event(
 NON_ASCII_USER = event(user_id="Zoë-ünicode-42")
 
 
-def all_raw_lines() -> list[tuple[str, str]]:
+def as_raw_line(line: str | bytes) -> str:
+    """The raw_line a landing line is stored as: its text, or base64 of bytes that are not UTF-8."""
+    if isinstance(line, str):
+        return line
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(line).decode("ascii")
+
+
+def raw_frame(spark, lines: list[tuple[str | bytes, str]]):
+    """(value, source_file) as spark.read.text gives them: the line's bytes, unchecked, in a string column."""
+    rows = [(line.encode() if isinstance(line, str) else line, source_file) for line, source_file in lines]
+    frame = spark.createDataFrame(rows, "value binary, source_file string")
+    return frame.selectExpr("cast(value as string) as value", "source_file")
+
+
+def all_raw_lines() -> list[tuple[str | bytes, str]]:
     lines = [(line, FILE) for _, line, _ in REASON_CASES]
     lines += [(line, FILE) for line in TIMESTAMP_LINES.values()]
     lines += [(EXACT_COPY, FILE)] * 3 + [(LATE_COPY, FILE), (EARLY_COPY, OTHER_FILE)]
@@ -132,7 +184,7 @@ def all_raw_lines() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def classified_frame(spark):
-    raw = spark.createDataFrame(all_raw_lines(), "value string, source_file string")
+    raw = raw_frame(spark, all_raw_lines())
     return classify_events(raw, DS, CLEANING, KEY)
 
 
@@ -149,8 +201,8 @@ def by_line(classified) -> dict[tuple[str, str], list[dict]]:
     return rows
 
 
-def only(by_line, line: str, source_file: str = FILE) -> dict:
-    rows = by_line[(line, source_file)]
+def only(by_line, line: str | bytes, source_file: str = FILE) -> dict:
+    rows = by_line[(as_raw_line(line), source_file)]
     assert len(rows) == 1, f"{len(rows)} rows for {line!r}"
     return rows[0]
 
@@ -267,8 +319,23 @@ def test_a_large_day_counts_its_side_tables_and_classifies_the_same(spark, class
     from interests.cleaning import events
 
     monkeypatch.setattr(events, "SMALL_DAY_BYTES", 0)  # every day "large": side tables counted, then broadcast
-    raw = spark.createDataFrame(all_raw_lines(), "value string, source_file string")
+    raw = raw_frame(spark, all_raw_lines())
     large = classify_events(raw, DS, CLEANING, KEY).toArrow()
     key = ["raw_line", "source_file", "outcome"]
     assert sorted(large.select(key).to_pylist(), key=str) == sorted(classified.select(key).to_pylist(), key=str)
     assert sorted(large["reason"].drop_null().to_pylist()) == sorted(classified["reason"].drop_null().to_pylist())
+
+
+def test_invalid_utf8_lines_keep_their_exact_bytes_in_base64(by_line):
+    lines = {case: line for case, line, _ in REASON_CASES}
+    for case in ("invalid_utf8_in_a_string", "invalid_utf8_outside_strings", "overlong_utf8"):
+        row = only(by_line, lines[case])
+        assert base64.b64decode(row["raw_line"]) == lines[case]
+        assert row["event_id"] is None and row["user_id"] is not None or row["outcome"] == "rejected"
+
+
+def test_a_wrong_type_is_never_kept_as_json_text(classified):
+    clean = [row for row in classified.to_pylist() if row["outcome"] == "clean"]
+    for row in clean:
+        for name in ("event_id", "item_id", "query"):
+            assert not (row[name] or "").startswith(("{", "[")), row

@@ -114,10 +114,16 @@ def _classify_day(path: Path, ds: date) -> dict[str, Any]:
     day_start = (ds - date(1970, 1, 1)).days * DAY_MS
     rejected: Counter[str] = Counter()
     valid: list[tuple[bytes, dict[str, Any]]] = []
-    invalid_utf8_valid_json = 0
+    invalid_utf8 = 0
     for raw in _read_raw_lines(path):
         try:
-            record = json.loads(raw.decode("utf-8", errors="replace"))
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            invalid_utf8 += 1
+            rejected["invalid_utf8"] += 1
+            continue
+        try:
+            record = json.loads(text)
         except json.JSONDecodeError:
             record = None
         found = _defects(record, day_start) if record is not None else ["malformed_json"]
@@ -125,10 +131,6 @@ def _classify_day(path: Path, ds: date) -> dict[str, Any]:
         if found:
             rejected[found[0]] += 1
             continue
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            invalid_utf8_valid_json += 1
         valid.append((raw, record))
 
     per_user = Counter(record["user_id"] for _, record in valid)
@@ -150,7 +152,7 @@ def _classify_day(path: Path, ds: date) -> dict[str, Any]:
         "duplicates": duplicates,
         "rejected": rejected,
         "bots": bots,
-        "invalid_utf8_valid_json": invalid_utf8_valid_json,
+        "invalid_utf8": invalid_utf8,
         "day_start": day_start,
     }
 
@@ -307,7 +309,7 @@ def test_dirt_counts_match_truth(tiny_run: GenerationReport, day_index: int) -> 
     injected = truth["injected"]
     assert set(injected) == set(DIRT_KINDS) | {BOT_REJECTION_REASON}
     assert all(injected[kind] > 0 for kind in DIRT_KINDS), injected  # tiny plants every kind
-    assert result["invalid_utf8_valid_json"] == injected["invalid_utf8_text"]
+    assert result["invalid_utf8"] == injected["invalid_utf8_text"]
     low, high = LATE_HOURS
     late = [
         r

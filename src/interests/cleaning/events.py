@@ -2,7 +2,13 @@
 
 Every raw line gets exactly one outcome: ``clean``, ``duplicate`` (a later copy of a valid
 event_id) or ``rejected`` with a reason code, so raw = clean + duplicate + rejected holds by
-construction and ``outcome_counts`` proves it for each night.
+construction and ``outcome_counts`` proves it for each night; the job compares raw with an
+independent count of the landing files' lines (``landing.survey_landing_files``).
+
+Types are strict (the input contract): ids, event_type and query are JSON strings, ts a string
+(ISO-8601) or an integer (epoch ms), dwell_ms a non-negative integer. A field of another JSON
+type is rejected with ``wrong_type_<field>``, never turned into text. A line whose bytes are not
+valid UTF-8 is rejected as ``invalid_utf8`` and its raw_line holds the line's bytes in base64.
 """
 
 from __future__ import annotations
@@ -22,7 +28,14 @@ KNOWN_FIELDS = ("event_id", "user_id", "item_id", "event_type", "ts", "dwell_ms"
 
 REJECT_REASONS = (
     "empty_line",
+    "invalid_utf8",
     "malformed_json",
+    "wrong_type_event_id",
+    "wrong_type_user_id",
+    "wrong_type_event_type",
+    "wrong_type_item_id",
+    "wrong_type_ts",
+    "wrong_type_query",
     "missing_event_id",
     "missing_user_id",
     "unknown_event_type",
@@ -34,6 +47,12 @@ REJECT_REASONS = (
     "bot_user",
 )
 """Reason codes, in the order they are tested: a line gets the first that applies."""
+
+STRING_FIELDS = ("event_id", "user_id", "event_type", "item_id", "query")
+"""Fields that must be JSON strings (or null/absent); anything else is ``wrong_type_<field>``."""
+
+UNREADABLE_FILE = "unreadable_file"
+"""The reason of an events_rejected row that quarantines a whole landing file (one row per file)."""
 
 OUTCOMES = ("clean", "duplicate", "rejected")
 
@@ -58,13 +77,39 @@ def parse_json_lines(raw: DataFrame, *keep: str) -> DataFrame:
     )
 
 
+def parse_event_lines(raw: DataFrame) -> DataFrame:
+    """Turn (value, source_file) lines into raw_line, source_file, a valid-UTF-8 flag and a map of JSON values.
+
+    The map's values are variants, so a field's JSON type survives the parse (``_json_type``). A line
+    that is not valid UTF-8 is not parsed (null map) and its raw_line is its bytes in base64 (RFC 4648,
+    no line breaks), so the exact bytes can be recovered from events_rejected.
+    """
+    value = F.col("value")
+    valid_utf8 = F.expr("is_valid_utf8(value)")
+    as_base64 = F.regexp_replace(F.base64(value.cast("binary")), r"[\r\n]", "")
+    return raw.select(
+        F.when(valid_utf8, value).otherwise(as_base64).alias("raw_line"),
+        F.col("source_file"),
+        valid_utf8.alias("_valid_utf8"),
+        F.when(valid_utf8, F.from_json(value, T.MapType(T.StringType(), T.VariantType()))).alias("fields"),
+    )
+
+
+def _json_type(value: Column) -> Column:
+    """The JSON type of a variant: STRING, BIGINT, DECIMAL(p,s), DOUBLE, BOOLEAN, OBJECT<..>, ARRAY<..>; null for null."""
+    kind = F.schema_of_variant(value)
+    return F.when(value.isNotNull() & (kind != "VOID"), kind)
+
+
 def _blank(column: Column) -> Column:
     """Null, empty or only whitespace (any Unicode whitespace)."""
     return column.isNull() | column.rlike(r"^(?U)\s*$")
 
 
 def _extra_fields(fields: Column) -> Column:
-    """The fields of a parsed line other than KNOWN_FIELDS (an empty map when there are none).
+    """The fields of a parsed line other than KNOWN_FIELDS, as text (an empty map when there are none).
+
+    A string keeps its text; any other JSON value becomes its JSON text.
 
     Filtering a map runs a lambda per entry, which code generation does not compile; most lines carry
     only known fields, so the filter runs only where the map has more keys than known ones.
@@ -72,7 +117,10 @@ def _extra_fields(fields: Column) -> Column:
     known = F.array(*[F.lit(name) for name in KNOWN_FIELDS])
     known_present = sum(F.map_contains_key(fields, name).cast("int") for name in KNOWN_FIELDS)
     return F.when(
-        F.size(fields) > known_present, F.map_filter(fields, lambda key, _value: ~F.array_contains(known, key))
+        F.size(fields) > known_present,
+        F.transform_values(
+            F.map_filter(fields, lambda key, _value: ~F.array_contains(known, key)), lambda _key, value: value.cast("string")
+        ),
     ).otherwise(F.create_map().cast(T.MapType(T.StringType(), T.StringType())))
 
 
@@ -81,6 +129,34 @@ def parse_timestamp(text: Column) -> Column:
     epoch_ms = F.timestamp_millis(text.try_cast("bigint"))
     iso = text.try_cast("timestamp")
     return F.when(text.rlike(r"^-?[0-9]{1,15}$"), epoch_ms).otherwise(iso)
+
+
+MAX_DWELL_MS = 10**12 - 1
+"""The largest dwell_ms accepted (about 31 years: anything above is a broken counter)."""
+
+MAX_EPOCH_MS = 10**15
+"""Epoch milliseconds beyond +-this (year 33658) are not a timestamp (and would overflow Spark's)."""
+
+
+def _is_number(kind: Column) -> Column:
+    return kind.isin("BIGINT", "DOUBLE", "FLOAT") | kind.startswith("DECIMAL")
+
+
+def _event_timestamp(value: Column, kind: Column) -> Column:
+    """ts of an event: a JSON string is ISO-8601 (no offset means UTC), a JSON integer epoch milliseconds.
+
+    A string of digits is not a timestamp (the contract's epoch milliseconds are a JSON number).
+    """
+    text = value.cast("string")
+    return (
+        F.when(kind == "STRING", F.when(~text.rlike(r"^\s*-?[0-9]+\s*$"), text.try_cast("timestamp")))
+        .when(kind == "BIGINT", _epoch_ms(F.try_variant_get(value, "$", "bigint")))
+    )
+
+
+def _epoch_ms(millis: Column) -> Column:
+    """A timestamp from epoch milliseconds; null out of +-MAX_EPOCH_MS (or a number that is not an integer)."""
+    return F.when(F.abs(millis) < MAX_EPOCH_MS, F.timestamp_millis(millis))
 
 
 def day_bounds(ds: str, cleaning: CleaningConfig) -> tuple[datetime, datetime]:
@@ -102,32 +178,48 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
     narrow columns are shuffled: event ids to find the ids seen more than once (only those rows
     are ranked), (user, minute) pairs to find bots; both results are small and are broadcast back.
     """
-    parsed = parse_json_lines(raw)
-    field = lambda name: F.col("fields").getItem(name)
+    parsed = parse_event_lines(raw)
+    value = {name: F.col("fields").getItem(name) for name in KNOWN_FIELDS}
+    kind = {name: _json_type(value[name]) for name in KNOWN_FIELDS}
+    text = {name: F.when(kind[name] == "STRING", value[name].cast("string")) for name in STRING_FIELDS}
     typed = parsed.select(
         "raw_line",
         "source_file",
         "fields",
-        field("event_id").alias("event_id"),
-        field("user_id").alias("raw_user_id"),
-        field("item_id").alias("item_id"),
-        F.lower(F.trim(field("event_type"))).alias("event_type"),
-        field("ts").alias("_ts"),
-        field("dwell_ms").alias("_dwell_ms"),
-        field("query").alias("query"),
+        "_valid_utf8",
+        text["event_id"].alias("event_id"),
+        text["user_id"].alias("raw_user_id"),
+        text["item_id"].alias("item_id"),
+        F.lower(F.trim(text["event_type"])).alias("event_type"),
+        _event_timestamp(value["ts"], kind["ts"]).cast(T.TimestampType()).alias("event_ts"),
+        F.when(kind["dwell_ms"] == "BIGINT", F.try_variant_get(value["dwell_ms"], "$", "bigint")).alias("_dwell_ms"),
+        (kind["dwell_ms"].isNull()).alias("_dwell_absent"),
+        text["query"].alias("query"),
         _extra_fields(F.col("fields")).alias("extra"),
-    ).withColumn("event_ts", parse_timestamp(F.col("_ts")).cast(T.TimestampType()))
+        *[
+            (kind[name].isNotNull() & (kind[name] != "STRING")).alias(f"_wrong_{name}")
+            for name in STRING_FIELDS
+        ],
+        (kind["ts"].isNotNull() & (kind["ts"] != "STRING") & ~_is_number(kind["ts"])).alias("_wrong_ts"),
+    )
     oldest, newest = day_bounds(ds, cleaning)
-    dwell_ok = F.col("_dwell_ms").isNull() | F.col("_dwell_ms").rlike(r"^[0-9]{1,12}$")
+    dwell_ok = F.col("_dwell_absent") | F.col("_dwell_ms").between(0, MAX_DWELL_MS)
     reason = (
         F.when(_blank(F.col("raw_line")), F.lit("empty_line"))
+        .when(~F.col("_valid_utf8"), F.lit("invalid_utf8"))
         .when(F.col("fields").isNull(), F.lit("malformed_json"))
+        .when(F.col("_wrong_event_id"), F.lit("wrong_type_event_id"))
+        .when(F.col("_wrong_user_id"), F.lit("wrong_type_user_id"))
+        .when(F.col("_wrong_event_type"), F.lit("wrong_type_event_type"))
+        .when(F.col("_wrong_item_id"), F.lit("wrong_type_item_id"))
+        .when(F.col("_wrong_ts"), F.lit("wrong_type_ts"))
+        .when(F.col("_wrong_query"), F.lit("wrong_type_query"))
         .when(_blank(F.col("event_id")), F.lit("missing_event_id"))
         .when(_blank(F.col("raw_user_id")), F.lit("missing_user_id"))
         .when(~F.coalesce(F.col("event_type").isin(*EVENT_TYPES), F.lit(False)), F.lit("unknown_event_type"))
         .when((F.col("event_type") != "search") & _blank(F.col("item_id")), F.lit("missing_item_id"))
         .when(F.col("event_ts").isNull(), F.lit("bad_timestamp"))
-        .when(~dwell_ok, F.lit("invalid_dwell_ms"))
+        .when(~F.coalesce(dwell_ok, F.lit(False)), F.lit("invalid_dwell_ms"))
         .when(F.col("event_ts") > F.lit(newest), F.lit("future_timestamp"))
         .when(F.col("event_ts") < F.lit(oldest), F.lit("stale_timestamp"))
     )
@@ -187,7 +279,7 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
         F.when(~_blank(F.col("item_id")), F.col("item_id")).alias("item_id"),
         F.col("event_type"),
         F.col("event_ts"),
-        F.col("_dwell_ms").try_cast("bigint").alias("dwell_ms"),
+        F.col("_dwell_ms").alias("dwell_ms"),
         F.col("query"),
         F.col("extra"),
         F.col("source_file"),

@@ -93,13 +93,14 @@ REJECTION_REASON_BY_KIND: Final[dict[str, str]] = {
     "bad_dwell_ms": "invalid_dwell_ms",
     "future_timestamp": "future_timestamp",
     "stale_timestamp": "stale_timestamp",
+    "invalid_utf8_text": "invalid_utf8",
 }
 """The rejection reason a correct cleaner gives each rejected dirt kind."""
 
 BOT_REJECTION_REASON: Final[str] = "bot_user"
 """The rejection reason for every event of a bot user."""
 
-CLEAN_DIRT_KINDS: Final[tuple[str, ...]] = ("late", "invalid_utf8_text")
+CLEAN_DIRT_KINDS: Final[tuple[str, ...]] = ("late",)
 """Dirt kinds whose lines are valid and must end in the clean table."""
 
 REJECTION_REASONS: Final[tuple[str, ...]] = (
@@ -1229,8 +1230,8 @@ class _DirtWriter:
                     "2026-02-30T10:00:00+00:00",
                     "",
                     None,
-                    True,
-                    False,
+                    "1764547200000",  # epoch ms as a string: the contract's epoch ms is a JSON number
+                    "20/11/2026 10:00",
                     _ABSENT,
                 ]
             )
@@ -1282,8 +1283,8 @@ class _DirtWriter:
             if self.rng.random() < 0.5:
                 return json.dumps([record["event_id"], record["user_id"], "click"]).encode()
             return str(10**12 + self.next_seq).encode()
-        # invalid UTF-8 bytes outside any string break the structure
-        return text.replace(b',"user_id"', b',\xff\xfe"user_id"', 1)
+        # a semicolon for a comma breaks the structure (invalid bytes would make it invalid_utf8)
+        return text.replace(b',"user_id"', b';"user_id"', 1)
 
 
 def _dumps(record: dict[str, Any]) -> bytes:
