@@ -2,16 +2,34 @@
 ### Interests nightly
 
 Turns the day **`ds` that just ended** into the interest-embedding tables, one job per task,
-each run as its own process from the project root:
+each run as its own process from the project root, between two checks that run in the worker:
 
-1. `clean_events`: parse, validate, pseudonymize, deduplicate and de-bot the day's raw events;
+1. `wait_for_landing`: a sensor (*reschedule* mode: no worker slot held between pokes, one poke
+   every `INTERESTS_DAG_LANDING_POKE_SECONDS`, default 300) that waits until
+   `<landing_root>/events/ds=<ds>/` holds a non-empty `*.jsonl` / `*.jsonl.gz` file (the check of
+   `interests check-landing`). After `INTERESTS_DAG_LANDING_TIMEOUT_HOURS` (default 6) it fails,
+   without retries, naming the folder; nothing else runs. Land the files, then clear it.
+2. `clean_events`: parse, validate, pseudonymize, deduplicate and de-bot the day's raw events;
    fold the day's items and user texts into the as-of-ds snapshots.
-2. `encode_texts`: encode item and user texts whose content changed (content-hash cache).
-3. `learn_behaviour`: item factors from co-engagement (ALS), hyperparameters chosen on the
+3. `check_lookback_window`: fails, without retries, naming the days of the `hierarchy.lookback_days`
+   window ending ds that were never cleaned (no `clean_events` run in `stage_runs`), and the
+   `make backfill` that fills them. Days before the deployment's first night are not holes: the first
+   night is `INTERESTS_DAG_START_DATE` when set, else the first day the lake has cleaned
+   (`interests.lookback`). A night on a window with holes would publish vectors built from part of
+   the history.
+4. `encode_texts`: encode item and user texts whose content changed (content-hash cache).
+5. `learn_behaviour`: item factors from co-engagement (ALS), hyperparameters chosen on the
    window's own time split, factors predicted from text for items nobody engaged with yet.
-4. `build_hierarchy`: item retrieval vectors, topics and sub-interests; user, topic and
+6. `build_hierarchy`: item retrieval vectors, topics and sub-interests; user, topic and
    sub-interest embeddings; the night's retrieval evaluation against baselines.
-5. `publish`: quality gate, a `pipeline_runs` row, the encoder and hierarchy in MLflow.
+7. `publish`: quality gate, a `pipeline_runs` row, the encoder and hierarchy in MLflow.
+
+**Assets.** `publish` updates one Airflow Asset per published table (`interests.item_embeddings`,
+`interests.topics`, `interests.user_embeddings`, `interests.user_topics`,
+`interests.user_subinterests`; URIs `interests://published/<table>`) when the night is published
+(not when its gate fails); each event's extra is `{"ds": ..., "run_id": ...}`. A consumer schedules
+on them (`example_consumer`) and reads that ds through the published pointer
+(`interests.consume.NightReader`), never a table's newest version.
 
 **How a task runs.** Every task submits its job with spark-submit (`SparkSubmitOperator`), from
 the project root, with the worker's environment (so the jobs read `conf/` plus any `INTERESTS_*`
@@ -65,11 +83,15 @@ Jobs take the day from `--ds`, never from the run id: a scheduled run's id carri
 was due (`scheduled__2026-11-21T00:00:00+00:00` for ds 2026-11-20), a manual one the time it
 was triggered.
 
-**Backfill** (scheduler running, e.g. `scripts/airflow.sh standalone`), both dates included:
-`scripts/airflow.sh backfill create --dag-id interests_nightly --from-date 2026-11-01 --to-date 2026-11-07 --max-active-runs 1`.
-Nights run one at a time, oldest first: each night's snapshots and encoding cache build on
-the nights before it. That is why `max_active_runs=1` here, and why a backfill needs
-`--max-active-runs 1` too: backfills do not use the DAG's value (they default to 10).
+**Backfill**: `make backfill START=2026-11-01 END=2026-11-07` (both dates included) runs
+`scripts/backfill.py`: it starts an api-server, a scheduler and a dag-processor on the project-local
+`AIRFLOW_HOME` (its scheduler with `[scheduler] use_job_schedule` off, so unpausing this DAG for the
+backfill schedules no other night), runs `airflow backfill create --dag-id interests_nightly --from-date 2026-11-01
+--to-date 2026-11-07 --max-active-runs 1`, waits, prints each day's state and `interests
+check-night`, and stops what it started. Nights run one at a time, oldest first: each night's
+snapshots and encoding cache build on the nights before it. That is why `max_active_runs=1` here,
+and why a backfill needs `--max-active-runs 1` too: backfills do not use the DAG's value (they
+default to 10), and the scheduler counts a backfill's runs apart from the scheduled ones.
 
 **Failures.** A task is retried twice, 5 minutes apart, and stopped after 2 hours. A job that
 exits with code 2 (bad input, e.g. the landing folder for `ds` is missing) fails at once: the
@@ -88,7 +110,9 @@ pyspark; it wins over the connection's `spark-binary`), `INTERESTS_SPARK_CONN_ID
 ones above), `INTERESTS_DAG_CATCHUP` (`true` to create every missed night since `start_date`;
 default `false`), `INTERESTS_DAG_START_DATE` (YYYY-MM-DD, the deployment's first night; default
 1970-01-01 so that a night for any day, years back included, runs its tasks: Airflow schedules no
-task for a logical date before `start_date`; catchup requires it to be set).
+task for a logical date before `start_date`; catchup requires it to be set; when set, it is also the
+first night of `check_lookback_window`), `INTERESTS_DAG_LANDING_TIMEOUT_HOURS` (default 6),
+`INTERESTS_DAG_LANDING_POKE_SECONDS` (default 300).
 """
 
 from __future__ import annotations
@@ -97,6 +121,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from airflow.sdk import CronDataIntervalTimetable, dag
+from interests_airflow.assets import PUBLISHED_ASSETS
 from interests_airflow.settings import dag_settings
 
 SETTINGS = dag_settings(Path(__file__).parent)
@@ -119,11 +144,13 @@ SETTINGS = dag_settings(Path(__file__).parent)
 )
 def interests_nightly() -> None:
     (
-        SETTINGS.spark_job("clean_events")
+        SETTINGS.wait_for_landing()
+        >> SETTINGS.spark_job("clean_events")
+        >> SETTINGS.check_lookback_window()
         >> SETTINGS.spark_job("encode_texts")
         >> SETTINGS.spark_job("learn_behaviour")
         >> SETTINGS.spark_job("build_hierarchy")
-        >> SETTINGS.spark_job("publish")
+        >> SETTINGS.spark_job("publish", outlets=PUBLISHED_ASSETS)
     )
 
 

@@ -54,6 +54,8 @@ class SparkJobOperator(SparkSubmitOperator):
     (the driver imports the library from the ``--py-files`` zip, so the project's ``conf/`` cannot
     be found from the library's own path) and, for a pip-installed spark-submit, ``SPARK_HOME``.
     A run without a logical date (hence without ``ds``) fails at once, before the job starts.
+    When the job succeeds, every asset in ``outlets`` gets an event whose extra is the run's
+    ``{"ds": ..., "run_id": ...}`` (Airflow records it as the task ends).
     """
 
     def __init__(
@@ -87,7 +89,7 @@ class SparkJobOperator(SparkSubmitOperator):
         # A hook (and its process) left over from an earlier try is not this try's.
         self._hook = None
         try:
-            return super().execute(context)
+            result = super().execute(context)
         except Exception as error:
             code = job_exit_code(self._hook)
             if code == BAD_INPUT_EXIT_CODE:
@@ -96,6 +98,10 @@ class SparkJobOperator(SparkSubmitOperator):
                     "not retrying: fix the input, then clear the task"
                 ) from error
             raise
+        # The job succeeded: each outlet's asset event says which night it was (consumers read it).
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = {"ds": context["ds"], "run_id": context["run_id"]}
+        return result
 
     def _get_hook(self) -> SparkSubmitHook:
         hook = super()._get_hook()

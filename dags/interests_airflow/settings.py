@@ -10,9 +10,13 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import Asset
+
+from interests_airflow.checks import LandingDaySensor, check_lookback_window
 from interests_airflow.operators import SparkJobOperator
 
 EARLIEST_NIGHT = datetime(1970, 1, 1, tzinfo=UTC)
@@ -40,6 +44,20 @@ def env_date(name: str, default: datetime) -> datetime:
         return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise ValueError(f"{name}={value!r} is not a day; use YYYY-MM-DD") from None
+
+
+def env_number(name: str, default: float, minimum: float) -> float:
+    """A number from the environment, at least ``minimum``."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not number >= minimum:  # also false for NaN
+        raise ValueError(f"{name}={value!r} is not a number >= {minimum:g}")
+    return number
 
 
 def env_spark_conf(name: str) -> dict[str, str]:
@@ -71,16 +89,21 @@ class DagSettings:
     start_date: datetime
     catchup: bool
     spark_conf: dict[str, str] = field(default_factory=dict)
+    first_night: str | None = None
+    """INTERESTS_DAG_START_DATE when set (YYYY-MM-DD): lookback days before it are not holes."""
+    landing_timeout: timedelta = timedelta(hours=6)
+    landing_poke_interval: timedelta = timedelta(minutes=5)
 
     @property
     def library_zip(self) -> Path:
         """The library as spark-submit ships it (built by `make install` / `make dist`)."""
         return self.project_home / ".dist" / "interests.zip"
 
-    def spark_job(self, job: str) -> SparkJobOperator:
-        """The task that submits ``jobs/<job>.py`` for this run's ds and run id."""
+    def spark_job(self, job: str, outlets: tuple[Asset, ...] = ()) -> SparkJobOperator:
+        """The task that submits ``jobs/<job>.py`` for this run's ds and run id (its outlets get an event on success)."""
         return SparkJobOperator(
             task_id=job,
+            outlets=list(outlets),
             application=str(self.project_home / "jobs" / f"{job}.py"),
             application_args=["--ds", "{{ ds }}", "--run-id", "{{ run_id }}"],
             name=f"interests-{job}",
@@ -91,6 +114,25 @@ class DagSettings:
             library_source=str(self.project_home / "src" / "interests"),
             jars_dir=str(self.jars_dir),
             project_home=str(self.project_home),
+        )
+
+    def wait_for_landing(self) -> LandingDaySensor:
+        """The sensor that waits (reschedule mode) for the run's landing day of events."""
+        return LandingDaySensor(
+            task_id="wait_for_landing",
+            project_home=str(self.project_home),
+            source="events",
+            mode="reschedule",
+            poke_interval=self.landing_poke_interval,
+            timeout=self.landing_timeout,
+        )
+
+    def check_lookback_window(self) -> PythonOperator:
+        """The task that fails naming the lookback window's days that were never cleaned."""
+        return PythonOperator(
+            task_id="check_lookback_window",
+            python_callable=check_lookback_window,
+            op_kwargs={"project_home": str(self.project_home), "first_night": self.first_night},
         )
 
 
@@ -116,6 +158,9 @@ def dag_settings(dags_folder: Path) -> DagSettings:
         jars_dir=home / os.environ.get("INTERESTS_SPARK__JARS_DIR", ".spark-jars"),
         start_date=start_date,
         catchup=catchup,
+        first_night=start_date.strftime("%Y-%m-%d") if os.environ.get("INTERESTS_DAG_START_DATE", "").strip() else None,
+        landing_timeout=timedelta(hours=env_number("INTERESTS_DAG_LANDING_TIMEOUT_HOURS", 6.0, minimum=0)),
+        landing_poke_interval=timedelta(seconds=env_number("INTERESTS_DAG_LANDING_POKE_SECONDS", 300.0, minimum=1)),
         spark_conf={
             # Driver and executors run the project's interpreter (a cluster overrides the executors'
             # with a packed environment: spark.archives + spark.pyspark.python=./environment/bin/python).

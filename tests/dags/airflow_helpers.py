@@ -20,7 +20,12 @@ AIRFLOW_SH = PROJECT_ROOT / "scripts" / "airflow.sh"
 
 NIGHTLY_DAG_ID = "interests_nightly"
 NIGHTLY_JOBS = ("clean_events", "encode_texts", "learn_behaviour", "build_hierarchy", "publish")
-"""The nightly DAG's tasks, in run order; each runs ``jobs/<name>.py``."""
+"""The nightly DAG's spark-submit tasks, in run order; each runs ``jobs/<name>.py``."""
+NIGHTLY_TASKS = (
+    "wait_for_landing", "clean_events", "check_lookback_window",
+    "encode_texts", "learn_behaviour", "build_hierarchy", "publish",
+)
+"""Every task of the nightly DAG, in run order: the jobs and the checks that run in the worker."""
 
 _NOT_INHERITED_PREFIXES = ("AIRFLOW", "_AIRFLOW", "INTERESTS_", "MLFLOW_")
 

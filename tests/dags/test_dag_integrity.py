@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_helpers import DAGS_FOLDER, NIGHTLY_DAG_ID, NIGHTLY_JOBS, PROJECT_ROOT, airflow_env
+from airflow_helpers import (
+    DAGS_FOLDER,
+    NIGHTLY_DAG_ID,
+    NIGHTLY_JOBS,
+    NIGHTLY_TASKS,
+    PROJECT_ROOT,
+    airflow_env,
+)
 
 DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
 NIGHTLY_FILE = DAGS_FOLDER / "interests_nightly.py"
@@ -128,12 +135,15 @@ def test_dag_file_parses_fast_without_heavy_imports(dag_file: Path, airflow_home
 # --- the nightly DAG -------------------------------------------------------------------------
 
 
-def test_nightly_runs_the_four_jobs_in_order(nightly: Any) -> None:
-    assert sorted(nightly.task_ids) == sorted(NIGHTLY_JOBS)
-    for previous, current in itertools.pairwise(NIGHTLY_JOBS):
+def test_nightly_runs_its_checks_and_jobs_in_order(nightly: Any) -> None:
+    assert sorted(nightly.task_ids) == sorted(NIGHTLY_TASKS)
+    for previous, current in itertools.pairwise(NIGHTLY_TASKS):
         assert nightly.get_task(current).upstream_task_ids == {previous}
-    assert nightly.get_task(NIGHTLY_JOBS[0]).upstream_task_ids == set()
-    assert nightly.get_task(NIGHTLY_JOBS[-1]).downstream_task_ids == set()
+    assert nightly.get_task(NIGHTLY_TASKS[0]).upstream_task_ids == set()
+    assert nightly.get_task(NIGHTLY_TASKS[-1]).downstream_task_ids == set()
+    # The window check runs after ds is cleaned and before the stages that read the window.
+    order = list(NIGHTLY_TASKS)
+    assert order.index("clean_events") < order.index("check_lookback_window") < order.index("learn_behaviour")
 
 
 @pytest.mark.parametrize("job", NIGHTLY_JOBS)

@@ -1,6 +1,8 @@
 """A whole night through Airflow (``airflow dags test``), with stand-in jobs that record their calls.
 
-This checks the wiring, not the jobs: each task submits its job with the project's spark-submit to
+This checks the wiring, not the jobs: the landing sensor and the lookback window check run in the
+worker (on a landing day the test writes, and the ``stage_runs`` row the stand-in ``clean_events``
+records, as the real one does), each job task submits its job with the project's spark-submit to
 the default connection (``local[*]``, set by ``scripts/airflow.sh``), the ds it passes, the order,
 that the worker's environment and the library zip reach the jobs, and that a job rejecting its
 input (exit code 2) fails the run at once. The stand-ins are Python files that spark-submit runs as
@@ -37,6 +39,14 @@ with open(os.environ["WIRING_CALLS"], "a") as calls:
         "spark_submit": "PYSPARK_GATEWAY_PORT" in os.environ,
         "python_path": os.environ.get("PYTHONPATH", "").split(os.pathsep),
     }) + "\\n")
+if job == "clean_events":
+    # What the real job records last: its run in stage_runs (the window check reads it). The shipped
+    # library zip is a stand-in too, so this writes the row with deltalake itself.
+    import pyarrow as pa
+    from deltalake import write_deltalake
+    ds = sys.argv[sys.argv.index("--ds") + 1]
+    write_deltalake(os.path.join(os.environ["INTERESTS_PATHS__LAKE_ROOT"], "stage_runs"),
+                    pa.table({"ds": [ds], "stage": [job]}), partition_by=["ds"], mode="append")
 exit_codes = json.loads(os.environ.get("WIRING_EXIT_CODES", "{}"))
 sys.exit(exit_codes.get(job, 0))
 """
@@ -74,6 +84,14 @@ def _night_env(**env: str) -> dict[str, str]:
     }
 
 
+def _landing(root: Path, ds: str) -> Path:
+    """A landing zone whose events day for ds holds one line (what the sensor waits for)."""
+    folder = root / "events" / f"ds={ds}"
+    folder.mkdir(parents=True)
+    (folder / "part-0.jsonl").write_text('{"event_id": "e1"}\n')
+    return root
+
+
 @pytest.fixture
 def marked_python(tmp_path: Path) -> Path:
     """An INTERESTS_PYTHON (path with a space) that marks the jobs it starts, then runs Python."""
@@ -99,12 +117,14 @@ def test_a_night_runs_every_job_in_order_for_its_ds(
     reports the run a success, so an old ds is the one that proves the DAG runs any day.
     """
     calls_file = tmp_path / "calls.jsonl"
+    landing = _landing(tmp_path / "landing", "2015-03-01")
     result = run_dag_test(
         stand_in_project,
         "2015-03-01",
         _night_env(
             WIRING_CALLS=str(calls_file),
-            INTERESTS_PATHS__LANDING_ROOT="/landing/for/this/test",
+            INTERESTS_PATHS__LANDING_ROOT=str(landing),
+            INTERESTS_PATHS__LAKE_ROOT=str(tmp_path / "lake"),
             INTERESTS_PYTHON=str(marked_python),
         ),
         airflow_home=shared_airflow_home,
@@ -114,12 +134,15 @@ def test_a_night_runs_every_job_in_order_for_its_ds(
 
     calls = _calls(calls_file)
     assert [call["job"] for call in calls] == list(NIGHTLY_JOBS)
+    # The checks ran in the worker before the jobs that need them.
+    assert "landing day ds=2015-03-01 of events is there" in result.stdout, output_tail(result)
+    assert "lookback window of ds=2015-03-01 has its cleaned days" in result.stdout, output_tail(result)
     run_ids = {call["argv"][3] for call in calls}
     assert len(run_ids) == 1 and run_ids.pop().startswith("manual__")
     for call in calls:
         assert call["argv"][:3] == ["--ds", "2015-03-01", "--run-id"] and len(call["argv"]) == 4
         assert os.path.samefile(call["cwd"], stand_in_project)
-        assert call["landing_root"] == "/landing/for/this/test"
+        assert call["landing_root"] == str(landing)
         assert call["python_marker"] == "yes"  # the driver ran INTERESTS_PYTHON
         assert call["spark_submit"] is True
         assert call["interests_home"] == str(stand_in_project)
@@ -134,7 +157,12 @@ def test_a_job_rejecting_its_input_fails_the_night_without_retries(
     result = run_dag_test(
         stand_in_project,
         "2026-11-21",
-        _night_env(WIRING_CALLS=str(calls_file), WIRING_EXIT_CODES=json.dumps({"encode_texts": 2})),
+        _night_env(
+            WIRING_CALLS=str(calls_file),
+            WIRING_EXIT_CODES=json.dumps({"encode_texts": 2}),
+            INTERESTS_PATHS__LANDING_ROOT=str(_landing(tmp_path / "landing", "2026-11-21")),
+            INTERESTS_PATHS__LAKE_ROOT=str(tmp_path / "lake"),
+        ),
         airflow_home=shared_airflow_home,
         # A retry would wait retry_delay (5 min) first: running into this limit means exit
         # code 2 was retried.
@@ -144,3 +172,51 @@ def test_a_job_rejecting_its_input_fails_the_night_without_retries(
     assert "DagRun failed" in result.stdout
     # Ran once each; nothing ran after the failure.
     assert [call["job"] for call in _calls(calls_file)] == ["clean_events", "encode_texts"]
+
+
+def test_a_night_without_landing_data_waits_then_fails_naming_the_folder(
+    stand_in_project: Path, shared_airflow_home: Path, tmp_path: Path
+) -> None:
+    """The sensor reschedules itself until its timeout, then fails without retries; no job runs."""
+    calls_file = tmp_path / "calls.jsonl"
+    landing = tmp_path / "landing"
+    result = run_dag_test(
+        stand_in_project,
+        "2026-11-22",
+        _night_env(
+            WIRING_CALLS=str(calls_file),
+            INTERESTS_PATHS__LANDING_ROOT=str(landing),
+            INTERESTS_PATHS__LAKE_ROOT=str(tmp_path / "lake"),
+            INTERESTS_DAG_LANDING_TIMEOUT_HOURS=str(6 / 3600),  # 6 s
+            INTERESTS_DAG_LANDING_POKE_SECONDS="2",
+        ),
+        airflow_home=shared_airflow_home,
+        timeout=240,  # a retry would wait retry_delay (5 min) first
+    )
+    assert result.returncode != 0, output_tail(result)
+    assert "DagRun failed" in result.stdout
+    assert "waiting for the landing day" in result.stdout  # poked, rescheduled, poked again
+    assert f"waiting for the landing data of ds=2026-11-22: no landing data for ds=2026-11-22: {landing / 'events' / 'ds=2026-11-22'} does not exist" in result.stdout, output_tail(result)
+    assert _calls(calls_file) == []
+
+
+def test_a_window_with_a_hole_fails_before_the_stages_that_read_it(
+    stand_in_project: Path, shared_airflow_home: Path, tmp_path: Path
+) -> None:
+    """The deployment's first night is 2026-11-20: the lookback days 2026-11-20..22 must be cleaned."""
+    calls_file = tmp_path / "calls.jsonl"
+    result = run_dag_test(
+        stand_in_project,
+        "2026-11-23",
+        _night_env(
+            WIRING_CALLS=str(calls_file),
+            INTERESTS_PATHS__LANDING_ROOT=str(_landing(tmp_path / "landing", "2026-11-23")),
+            INTERESTS_PATHS__LAKE_ROOT=str(tmp_path / "lake"),
+            INTERESTS_DAG_START_DATE="2026-11-20",
+        ),
+        airflow_home=shared_airflow_home,
+        timeout=240,
+    )
+    assert result.returncode != 0, output_tail(result)
+    assert "misses 3 cleaned day(s) since the first night 2026-11-20: 2026-11-20, 2026-11-21, 2026-11-22" in result.stdout, output_tail(result)
+    assert [call["job"] for call in _calls(calls_file)] == ["clean_events"]
