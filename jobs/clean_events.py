@@ -12,7 +12,14 @@ from datetime import date, timedelta
 from pyspark import StorageLevel
 
 from interests.catalog import EVENTS_CLEAN, EVENTS_REJECTED, ITEMS, USER_TEXTS
-from interests.cleaning.events import classify_events, events_clean, outcome_counts, rejected_lines
+from interests.cleaning.events import (
+    UNREADABLE_FILE,
+    ConservationError,
+    classify_events,
+    events_clean,
+    outcome_counts,
+    rejected_lines,
+)
 from interests.cleaning.texts import (
     classify_items,
     classify_user_texts,
@@ -21,7 +28,14 @@ from interests.cleaning.texts import (
     text_outcome_counts,
     user_texts_snapshot,
 )
-from interests.landing import LandingDayError, read_landing_lines, require_landing_day
+from interests.lake import spark_schema_of
+from interests.landing import (
+    LandingDayError,
+    LandingFile,
+    read_landing_lines,
+    require_landing_day,
+    survey_landing_files,
+)
 from interests.pseudonyms import pseudonym_key
 from interests.runtime import BadInputError, JobContext, run_job
 
@@ -39,6 +53,18 @@ def _fold_window(context: JobContext, spec) -> tuple[str, str | None]:
     return (date.fromisoformat(previous) + timedelta(days=1)).isoformat(), previous
 
 
+def _file_counts(files: list[LandingFile]) -> dict[str, int]:
+    """The surveyed files' counts: files, unreadable files (each also named in a key), lines of the readable ones."""
+    unreadable = [file for file in files if file.error]
+    counts = {
+        "events.files": len(files),
+        "events.unreadable_files": len(unreadable),
+        "events.landing_lines": sum(file.lines for file in files if not file.error),
+    }
+    counts.update({f"events.unreadable_file.{file.path.name}": 1 for file in unreadable})
+    return counts
+
+
 def clean(context: JobContext) -> dict[str, int]:
     config, ds, spark, lake = context.config, context.ds, context.spark, context.spark_lake
     landing = config.paths.landing_root
@@ -48,15 +74,33 @@ def clean(context: JobContext) -> dict[str, int]:
     except LandingDayError as error:
         raise BadInputError(str(error)) from error
 
+    # Each file is read to its end first: a corrupt or truncated .gz is quarantined (named in
+    # events_rejected and the counts) instead of failing the day, and the line count is independent of Spark.
+    files = survey_landing_files(landing, "events", ds)
+    readable = None if files is None else [file.path for file in files if not file.error]
+    if files and not readable:
+        raise LandingDayError(
+            f"landing day ds={ds}: every event file is unreadable: "
+            + "; ".join(f"{file.path.name} ({file.error})" for file in files)
+        )
     # classify_events keeps the parsed lines, so the counts and the writes below do not re-read them.
-    events = classify_events(read_landing_lines(spark, landing, "events", ds, ds), ds, config.cleaning, key)
+    raw = read_landing_lines(spark, landing, "events", ds, ds, files=readable)
+    events = classify_events(raw, ds, config.cleaning, key)
     counts = outcome_counts(events, "events")
     if counts["events.raw"] == 0:
         raise BadInputError(f"landing day ds={ds} holds no event lines under {landing}")
-    if counts["events.raw"] != counts["events.clean"] + counts["events.duplicate"] + counts["events.rejected"]:
-        raise AssertionError(f"event conservation broken: {counts}")
+    if files is not None:
+        counts.update(_file_counts(files))
+        if counts["events.raw"] != counts["events.landing_lines"]:
+            raise ConservationError(
+                f"ds={ds}: Spark read {counts['events.raw']} event lines but the landing files hold "
+                f"{counts['events.landing_lines']} (a file changed while the job ran?)"
+            )
 
     rejected = rejected_lines(events, "events")
+    unreadable = [(ds, "events", UNREADABLE_FILE, file.error, file.uri) for file in files or [] if file.error]
+    if unreadable:
+        rejected = rejected.unionByName(spark.createDataFrame(unreadable, spark_schema_of(EVENTS_REJECTED)))
     snapshots = {}
     max_chars = config.cleaning.max_text_chars
     text_sources = (

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -20,6 +25,61 @@ LINE_FILE_GLOB = "*.{jsonl,jsonl.gz}"
 
 class LandingDayError(BadInputError):
     """The landing day a night needs is missing or holds no lines."""
+
+
+READ_CHUNK_BYTES = 1 << 20
+"""Bytes read (and decompressed) at a time when a landing file is surveyed: memory stays bounded."""
+
+SURVEY_THREADS = 4
+"""Files surveyed at once; zlib and file reads release the GIL, so threads use several cores."""
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One landing file as surveyed before Spark reads it: its line count, or why it cannot be read."""
+
+    path: Path
+    lines: int
+    """Lines as Spark's text reader splits them on \\n (a last line without a newline counts); 0 if unreadable."""
+    error: str | None = None
+    """Why the file cannot be read (a truncated or corrupt gzip stream, an I/O error); None when readable."""
+
+    @property
+    def uri(self) -> str:
+        """The file as Spark names a local file in ``_metadata.file_path`` (and so in ``source_file``)."""
+        return f"file:{self.path.resolve()}"
+
+
+def _survey_file(path: Path) -> LandingFile:
+    """Read a file to its end (decompressing a .gz, which checks its CRC and length) and count its lines."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    newlines, last = 0, b"\n"
+    try:
+        with opener(path, "rb") as stream:
+            while chunk := stream.read(READ_CHUNK_BYTES):
+                newlines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+        return LandingFile(path, 0, f"{type(error).__name__}: {error}")
+    return LandingFile(path, newlines + (last != b"\n"))
+
+
+def survey_landing_files(landing_root: Path | str, source: str, ds: str) -> list[LandingFile] | None:
+    """Every line file of a local landing day, each read to its end: line count or the error that stops it.
+
+    This is the count the cleaning job's conservation check compares against: it reads the bytes
+    itself, independent of Spark. Remote (URI) landing zones return None (not surveyed).
+    """
+    if not is_local(landing_root):
+        return None
+    folder = Path(landing_path(landing_root, source, ds))
+    files = _day_files(folder) if folder.is_dir() else []
+    with ThreadPoolExecutor(max_workers=SURVEY_THREADS) as pool:
+        surveyed = list(pool.map(_survey_file, files))
+    for file in surveyed:
+        if file.error:
+            logger.warning("quarantined unreadable landing file %s: %s", file.path, file.error)
+    return surveyed
 
 
 def _day_files(folder: Path) -> list[Path]:
@@ -45,14 +105,24 @@ def require_landing_day(landing_root: Path | str, source: str, ds: str) -> None:
 
 
 def read_landing_lines(
-    spark: SparkSession, landing_root: Path | str, source: str, ds_from: str, ds_to: str
+    spark: SparkSession, landing_root: Path | str, source: str, ds_from: str, ds_to: str,
+    files: Sequence[Path] | None = None,
 ) -> DataFrame:
-    """Raw lines (value, source_file, ds) of one source for the landing days ds_from..ds_to inclusive."""
+    """Raw lines (value, source_file, ds) of one source for the landing days ds_from..ds_to inclusive.
+
+    ``files``, when given, are the only files read (the readable ones of a surveyed day). Lines end
+    at ``\\n`` only (a ``\\r`` stays in its line), as ``survey_landing_files`` counts them. ``value``
+    holds the line's bytes unchecked: invalid UTF-8 is still there for the cleaner to find.
+    """
     validate_ds(ds_from)
     validate_ds(ds_to)
     source_root = join_location(landing_root, source)
     empty = spark.createDataFrame([], "value string, source_file string, ds string")
-    if is_local(landing_root):
+    if files is not None:
+        if not files:
+            return empty
+        paths = [str(p) for p in files]
+    elif is_local(landing_root):
         days = [
             p for p in sorted(source_root.glob("ds=*"))
             if p.is_dir() and ds_from <= p.name[3:] <= ds_to and _day_files(p)
@@ -65,6 +135,7 @@ def read_landing_lines(
     frame = (
         spark.read.option("pathGlobFilter", LINE_FILE_GLOB)
         .option("basePath", str(source_root))
+        .option("lineSep", "\n")
         .text(paths)
     )
     return frame.where(F.col("ds").between(ds_from, ds_to)).select(

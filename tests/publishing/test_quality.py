@@ -183,6 +183,10 @@ def test_weight_sum_check_passes_an_empty_table(spark):
         ({"events.raw": 10, "events.clean": 8, "events.duplicate": 1, "events.rejected": 2}, False),
         ({"events.raw": 3, "events.clean": 3}, True),
         ({"events.raw": 0}, True),
+        ({"events.landing_lines": 10, "events.raw": 10, "events.clean": 9, "events.rejected": 1}, True),
+        # Spark lost a line: the classifier's own counts still add up, the landing count does not.
+        ({"events.landing_lines": 11, "events.raw": 10, "events.clean": 9, "events.rejected": 1}, False),
+        ({"events.landing_lines": 9, "events.raw": 10, "events.clean": 9, "events.rejected": 1}, False),
         ({"events.clean": 0}, False),  # raw missing
         ({}, False),
     ],

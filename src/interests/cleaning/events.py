@@ -22,6 +22,7 @@ from pyspark.sql import types as T
 
 from interests.catalog import EVENTS_CLEAN
 from interests.config import EVENT_TYPES, CleaningConfig
+from interests.errors import InterestsError
 from interests.pseudonyms import PSEUDONYM_CHARS
 
 KNOWN_FIELDS = ("event_id", "user_id", "item_id", "event_type", "ts", "dwell_ms", "query")
@@ -55,6 +56,10 @@ UNREADABLE_FILE = "unreadable_file"
 """The reason of an events_rejected row that quarantines a whole landing file (one row per file)."""
 
 OUTCOMES = ("clean", "duplicate", "rejected")
+
+
+class ConservationError(InterestsError):
+    """The lines Spark read differ from the lines counted in the landing files: a line was lost or invented."""
 
 
 def pseudonymize(user_id: Column, key: str) -> Column:
