@@ -102,12 +102,14 @@ test-fast: install ## Only the unit tests (no integration or Airflow runs)
 bench: install ## Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run)
 	@for bench in benchmarks/encode.py benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
 
-backfill: install dist ## Run the nightly DAG for every day START..END (inclusive), oldest first
-	@day=$(START); while [[ "$$day" < "$(END)" || "$$day" == "$(END)" ]]; do \
-		echo "== backfill ds=$$day"; scripts/airflow.sh dags test interests_nightly $$day && $(BIN)/interests check-night --ds $$day || exit 1; \
-		day=$$(date -u -d "$$day + 1 day" +%F); done
+# Airflow 3's own backfill: scripts/backfill.py starts an api-server, a scheduler and a dag-processor on the
+# project-local AIRFLOW_HOME, runs `airflow backfill create ... --max-active-runs 1`, waits, reports each
+# day (state + interests check-night) and stops what it started. REPROCESS=none|failed|completed.
+backfill: install dist ## Backfill START..END (inclusive) through the Airflow scheduler, one night at a time, oldest first
+	$(BIN)/python scripts/backfill.py --start $(START) --end $(END) $(if $(REPROCESS),--reprocess $(REPROCESS))
 
-airflow: install dist ## Start Airflow (scheduler + UI) with the project-local AIRFLOW_HOME
+# The simple auth manager's login: user admin, password in .airflow/simple_auth_manager_passwords.json.generated.
+airflow: install dist ## Start Airflow (scheduler + UI on 127.0.0.1:8080) with the project-local AIRFLOW_HOME
 	scripts/airflow.sh standalone
 
 mlflow-ui: install ## Start the MLflow UI on the embedded store of LAKE
