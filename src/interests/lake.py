@@ -295,6 +295,8 @@ class Lake:
         """
         from deltalake import DeltaTable
 
+        if ds is not None:
+            validate_ds(ds)  # before anything else: a bad ds is an error even where the table does not exist yet
         if not self.exists(spec):
             schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
             return schema.empty_table()
@@ -396,6 +398,9 @@ class Lake:
     def vacuum(self, spec: TableSpec, retention_hours: int, dry_run: bool = False) -> list[str]:
         """Delete files no version younger than ``retention_hours`` reads; return them (only list them if dry_run).
 
+        That includes files older than the retention that no version ever named: those of a writer
+        killed before its commit (``tests/faults/test_killed_writer.py``).
+
         The engines' own minimum retention (``delta.deletedFileRetentionDuration``, 7 days) is not
         enforced: the caller's retention rule decides (``publishing/maintenance.py``).
         """
@@ -420,8 +425,10 @@ class Lake:
         else:
             from deltalake import DeltaTable
 
+            # full: also files no log entry names (a writer killed between its files and its commit),
+            # not only the ones a commit removed; delta-spark's VACUUM does the same.
             files = DeltaTable(str(self.path(spec))).vacuum(
-                retention_hours=int(retention_hours), dry_run=dry_run, enforce_retention_duration=False
+                retention_hours=int(retention_hours), dry_run=dry_run, enforce_retention_duration=False, full=True
             )
         logger.info("%s: vacuum (retain %d h)%s %d files", spec.name, retention_hours,
                     " would delete" if dry_run else " deleted", len(files))
