@@ -9,10 +9,17 @@ Aliases say which versions a consumer should load: ``candidate`` moves to the ni
 before its gate runs; ``production`` moves to it only after the gate passed (and the night became
 current for the tables' readers). A consumer loads ``models:/interests-encoder@production`` and
 ``models:/interests-hierarchy@production``: encode a text, then place it in the hierarchy.
+``production`` never moves back to an older ds than the one it names (a rerun of an old night, or
+nights of a backfill finishing out of order, leave it on the newest published night's models).
+
+Several nights may register at once (a backfill). On a sqlite store, whose first use creates its
+schema with migrations that fail when processes race them, registration holds a file lock beside
+the database (``registry_lock``); that also makes "the encoder once per model_version" hold.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
@@ -100,6 +107,22 @@ def _pip_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in ("mlflow", "numpy", "pandas", "torch", "transformers")]
 
 
+REGISTRY_LOCK_TIMEOUT_S = 900
+"""How long a registration waits for another process's (a few seconds each; a backfill queues them)."""
+
+
+def registry_lock(tracking_uri: str) -> contextlib.AbstractContextManager:
+    """A lock held while registering, shared by every process using the same sqlite store; none for a server."""
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return contextlib.nullcontext()
+    from filelock import FileLock
+
+    database = Path(tracking_uri[len(prefix):])
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(f"{database}.lock", timeout=REGISTRY_LOCK_TIMEOUT_S)
+
+
 def _existing_encoder_version(client, model_version: str) -> str | None:
     versions = client.search_model_versions(f"name = '{ENCODER_MODEL_NAME}'")
     for candidate in versions:
@@ -114,6 +137,16 @@ def register_night(
     table_versions: dict[str, int] | None = None, code_version: str = "",
 ) -> dict[str, str]:
     """Log the night as an MLflow run; register the encoder (once per version) and the hierarchy as ``candidate``."""
+    with registry_lock(tracking_uri):
+        return _register_night(tracking_uri, artifact_root, ds, run_id, model_dir, model_version, encoder_config,
+                               topics, params, metrics, table_versions, code_version)
+
+
+def _register_night(
+    tracking_uri: str, artifact_root: Path | None, ds: str, run_id: str, model_dir: Path, model_version: str,
+    encoder_config: dict, topics: pa.Table, params: dict[str, str], metrics: dict[str, float],
+    table_versions: dict[str, int] | None, code_version: str,
+) -> dict[str, str]:
     import mlflow
     from mlflow import MlflowClient
 
@@ -168,12 +201,27 @@ def register_night(
 
 
 def mark_gate_result(tracking_uri: str, registered: dict[str, str], passed: bool) -> None:
-    """Tag the night's hierarchy version with the gate's result; if it passed, move ``production`` to the night's versions."""
-    from mlflow import MlflowClient
+    """Tag the night's hierarchy version with the gate's result; if it passed, move ``production`` to the night's versions.
 
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    client.set_model_version_tag(HIERARCHY_MODEL_NAME, registered[HIERARCHY_MODEL_NAME], "gate", "passed" if passed else "failed")
-    if passed:
+    Not when ``production`` already names a newer ds: it stays on the newest published night's models.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    with registry_lock(tracking_uri):
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        version = registered[HIERARCHY_MODEL_NAME]
+        client.set_model_version_tag(HIERARCHY_MODEL_NAME, version, "gate", "passed" if passed else "failed")
+        if not passed:
+            return
+        ds = client.get_model_version(HIERARCHY_MODEL_NAME, version).tags.get("ds", "")
+        try:
+            current = client.get_model_version_by_alias(HIERARCHY_MODEL_NAME, PRODUCTION).tags.get("ds", "")
+        except MlflowException:
+            current = ""
+        if current > ds:
+            logger.info("%s stays on ds=%s's models: ds=%s is older", PRODUCTION, current, ds)
+            return
         for name in MODEL_NAMES:
             client.set_registered_model_alias(name, PRODUCTION, registered[name])
 
