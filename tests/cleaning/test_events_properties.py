@@ -121,8 +121,8 @@ def _first_wrong_type(record: dict) -> str | None:
     return None
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(day=st.lists(st.tuples(lines(), st.sampled_from(FILES)), min_size=1, max_size=20))
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(day=st.lists(st.tuples(lines(), st.sampled_from(FILES)), min_size=1, max_size=40))
 def test_every_raw_line_ends_in_exactly_one_place(spark, day):
     raw_lines = [line for (line, _), _ in day]
     raw = spark.createDataFrame([(line, source) for line, source in zip(raw_lines, [s for _, s in day])],
