@@ -42,3 +42,20 @@ def config(tmp_path) -> PipelineConfig:
             "INTERESTS_PATHS__LAKE_ROOT": str(tmp_path / "lake"),
         }
     )
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_uri_stays_per_test():
+    """Each test starts with the process's MLflow URIs as they were.
+
+    ``mlflow.set_tracking_uri`` (called by ``register_night``) also exports MLFLOW_TRACKING_URI, which
+    ``PipelineConfig.mlflow_uri`` honours first: without this, a test that publishes would send every
+    later test's registrations to its own, by then deleted, store.
+    """
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

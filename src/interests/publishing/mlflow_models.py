@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -136,10 +137,23 @@ def register_night(
     encoder_config: dict, topics: pa.Table, params: dict[str, str], metrics: dict[str, float],
     table_versions: dict[str, int] | None = None, code_version: str = "",
 ) -> dict[str, str]:
-    """Log the night as an MLflow run; register the encoder (once per version) and the hierarchy as ``candidate``."""
-    with registry_lock(tracking_uri):
-        return _register_night(tracking_uri, artifact_root, ds, run_id, model_dir, model_version, encoder_config,
-                               topics, params, metrics, table_versions, code_version)
+    """Log the night as an MLflow run; register the encoder (once per version) and the hierarchy as ``candidate``.
+
+    ``mlflow.set_tracking_uri`` also exports MLFLOW_TRACKING_URI, which the config honours first; the
+    process's variables are put back afterwards, so a later night in the same process (a test, a
+    backfill in-process) still writes to its own store.
+    """
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    try:
+        with registry_lock(tracking_uri):
+            return _register_night(tracking_uri, artifact_root, ds, run_id, model_dir, model_version, encoder_config,
+                                   topics, params, metrics, table_versions, code_version)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _register_night(
