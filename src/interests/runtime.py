@@ -79,6 +79,23 @@ def record_stage(
     lake.write_partition(STAGE_RUNS, ds, pa.table(row, schema=STAGE_RUNS.schema), where={"stage": stage})
 
 
+NIGHT_STAGES = ("clean_events", "encode_texts", "learn_behaviour", "build_hierarchy")
+"""The stages whose stage_runs rows are the night's lineage (publish and maintenance write rows too)."""
+
+
+def stage_results(lake: Lake, ds: str) -> tuple[dict[str, int], dict[str, float]]:
+    """The night's stage counts and metrics (stage_runs), each key prefixed by its stage."""
+    rows = lake.read(STAGE_RUNS, ds=ds).to_pylist()
+    counts: dict[str, int] = {}
+    metrics: dict[str, float] = {}
+    for row in sorted(rows, key=lambda r: r["stage"]):
+        if row["stage"] not in NIGHT_STAGES:  # an earlier publish, or maintenance: not this night's lineage
+            continue
+        counts.update({f"{row['stage']}.{key}": value for key, value in row["counts"]})
+        metrics.update({f"{row['stage']}.{key}": value for key, value in (row.get("metrics") or [])})
+    return counts, metrics
+
+
 def parse_job_args(name: str, argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=f"jobs/{name}.py", description=f"Run the {name} stage for one day.")
     parser.add_argument("--ds", required=True, help="the day to process, YYYY-MM-DD (the landing day)")

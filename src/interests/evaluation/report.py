@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from interests.catalog import PIPELINE_RUNS, STAGE_RUNS
+from interests.catalog import PIPELINE_RUNS
 from interests.lake import Lake
+from interests.runtime import stage_results
 
 PREFIX = "build_hierarchy.evaluation."
 METHODS = (
@@ -23,10 +24,7 @@ def night_metrics(lake: Lake, ds: str) -> dict[str, float]:
         latest = max(runs, key=lambda row: row["published_at"])
         if latest.get("metrics"):
             return dict(latest["metrics"])
-    metrics: dict[str, float] = {}
-    for row in lake.read(STAGE_RUNS, ds=ds).to_pylist():
-        metrics.update({f"{row['stage']}.{key}": value for key, value in (row.get("metrics") or [])})
-    return metrics
+    return stage_results(lake, ds)[1]
 
 
 def evaluation(metrics: dict[str, float]) -> dict[str, float]:

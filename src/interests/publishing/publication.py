@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from interests.behaviour.space import retrieval_dimension
-from interests.catalog import OUTPUT_TABLES, PIPELINE_RUNS, STAGE_RUNS, TOPICS, table
+from interests.catalog import OUTPUT_TABLES, PIPELINE_RUNS, TOPICS, table
 from interests.config import PipelineConfig
 from interests.encoding.model_files import model_identity
 from interests.errors import BadInputError
@@ -38,13 +38,10 @@ from interests.publishing.comparison import drift_checks, evaluation_checks, row
 from interests.publishing.gate import night_checks
 from interests.publishing.nights import FAILED_QUALITY, PUBLISHED, STAGED, previous_night
 from interests.publishing.quality import QualityCheck, checks_json
+from interests.runtime import stage_results
 from interests.version import code_version
 
 logger = logging.getLogger(__name__)
-
-
-NIGHT_STAGES = ("clean_events", "encode_texts", "learn_behaviour", "build_hierarchy")
-"""The stages whose stage_runs rows are the night's lineage (publish and maintenance write rows too)."""
 
 
 class QualityGateError(BadInputError):
@@ -62,19 +59,6 @@ class StagedNight:
     stage_counts: dict[str, int]
     metrics: dict[str, float]
     model_version: str
-
-
-def stage_results(lake: Lake, ds: str) -> tuple[dict[str, int], dict[str, float]]:
-    """The night's stage counts and metrics (stage_runs), each key prefixed by its stage."""
-    rows = lake.read(STAGE_RUNS, ds=ds).to_pylist()
-    counts: dict[str, int] = {}
-    metrics: dict[str, float] = {}
-    for row in sorted(rows, key=lambda r: r["stage"]):
-        if row["stage"] not in NIGHT_STAGES:  # an earlier publish, or maintenance: not this night's lineage
-            continue
-        counts.update({f"{row['stage']}.{key}": value for key, value in row["counts"]})
-        metrics.update({f"{row['stage']}.{key}": value for key, value in (row.get("metrics") or [])})
-    return counts, metrics
 
 
 def stage_night(lake: Lake, ds: str, run_id: str, model_version: str) -> StagedNight:
