@@ -57,10 +57,13 @@ generate: install ## Generate the synthetic landing zone for the days up to DS (
 
 # A DAG run can succeed having run no task (a logical date before the DAG's start_date), so the
 # night is judged by what it published since it started; check-night prints the one failure line.
+# MAX_LATENESS_DAYS / LOOKBACK_DAYS: this night's run params (a bootstrap night; docs/operations.md, "Bootstrap").
 night: install dist ## Run the nightly DAG for DS through Airflow (airflow dags test), on LANDING or the generated data
 	@$(BIN)/interests check-landing --ds $(DS)
-	@started=$$(date -u +%FT%TZ); echo "scripts/airflow.sh dags test interests_nightly $(DS)"; \
-		scripts/airflow.sh dags test interests_nightly $(DS); airflow_status=$$?; \
+	@conf=$$($(BIN)/python -c 'import json, sys; names = ("max_lateness_days", "lookback_days"); \
+		print(json.dumps({n: int(v) for n, v in zip(names, sys.argv[1:]) if v}))' "$(MAX_LATENESS_DAYS)" "$(LOOKBACK_DAYS)") || exit 2; \
+		started=$$(date -u +%FT%TZ); echo "scripts/airflow.sh dags test interests_nightly $(DS) --conf '$$conf'"; \
+		scripts/airflow.sh dags test interests_nightly $(DS) --conf "$$conf"; airflow_status=$$?; \
 		$(BIN)/interests check-night --ds $(DS) --since $$started && exit $$airflow_status
 
 summary: install ## Print where DS's tables are, their row counts and how to look at them
@@ -100,7 +103,11 @@ test-fast: install ## Only the unit tests (no integration or Airflow runs)
 	$(BIN)/python -m pytest -m "not integration and not airflow"
 
 bench: install ## Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run)
-	@for bench in benchmarks/encode.py benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+	@for bench in benchmarks/encode.py benchmarks/bench_*.py; do [ $$bench = benchmarks/bench_soak.py ] && continue; \
+		echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+
+soak: install ## The soak benchmark: NIGHTS (30) consecutive nights of PRESET (tiny), then maintenance (hours; not in make bench)
+	$(BIN)/python benchmarks/bench_soak.py --nights $(or $(NIGHTS),30) --preset $(or $(SOAK_PRESET),tiny)
 
 # Airflow 3's own backfill: scripts/backfill.py starts an api-server, a scheduler and a dag-processor on the
 # project-local AIRFLOW_HOME, runs `airflow backfill create ... --max-active-runs 1`, waits, reports each

@@ -41,6 +41,7 @@ overrides set where Airflow runs):
         --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC
         --py-files <home>/.dist/interests.zip --jars <home>/.spark-jars/<each>.jar
         --name interests-<task> [--deploy-mode ...] <home>/jobs/<task>.py --ds <ds> --run-id <run_id>
+        --max-lateness-days <param or ''> --lookback-days <param or ''>
 
 The driver runs where spark-submit runs (client mode), so the job's exit code is the task's.
 `--py-files` ships the library (`src/interests`, zipped by `make install`) to the executors and
@@ -93,6 +94,13 @@ snapshots and encoding cache build on the nights before it. That is why `max_act
 and why a backfill needs `--max-active-runs 1` too: backfills do not use the DAG's value (they
 default to 10), and the scheduler counts a backfill's runs apart from the scheduled ones.
 
+**Bootstrap (per-run params).** A run may set `max_lateness_days` and `lookback_days` (run
+params; `airflow dags trigger interests_nightly --conf '{"max_lateness_days": 120}'`, or
+`make night DS=... MAX_LATENESS_DAYS=120 LOOKBACK_DAYS=...`). Every job of that run gets them as
+`--max-lateness-days` / `--lookback-days` (an unset one as an empty string: the configured value),
+and `check_lookback_window` checks the run's own window. They exist for a new deployment that lands
+months of history in one day (docs/operations.md, "Bootstrap"); each job records them in
+`stage_runs` as `run.max_lateness_days` / `run.lookback_days`.
 **Failures.** A task is retried twice, 5 minutes apart, and stopped after 2 hours. A job that
 exits with code 2 (bad input, e.g. the landing folder for `ds` is missing) fails at once: the
 same input would fail again. Fix the input, then clear the task. So does a task whose connection
@@ -141,16 +149,17 @@ SETTINGS = dag_settings(Path(__file__).parent)
         "execution_timeout": timedelta(hours=2),
     },
     tags=["interests", "embeddings", "nightly"],
+    params=SETTINGS.run_params(),
 )
 def interests_nightly() -> None:
     (
         SETTINGS.wait_for_landing()
-        >> SETTINGS.spark_job("clean_events")
+        >> SETTINGS.spark_job("clean_events", run_options=True)
         >> SETTINGS.check_lookback_window()
-        >> SETTINGS.spark_job("encode_texts")
-        >> SETTINGS.spark_job("learn_behaviour")
-        >> SETTINGS.spark_job("build_hierarchy")
-        >> SETTINGS.spark_job("publish", outlets=PUBLISHED_ASSETS)
+        >> SETTINGS.spark_job("encode_texts", run_options=True)
+        >> SETTINGS.spark_job("learn_behaviour", run_options=True)
+        >> SETTINGS.spark_job("build_hierarchy", run_options=True)
+        >> SETTINGS.spark_job("publish", outlets=PUBLISHED_ASSETS, run_options=True)
     )
 
 

@@ -267,3 +267,30 @@ def test_config_is_frozen(conf_dir):
     config = load(conf_dir)
     with pytest.raises(Exception, match="frozen"):
         config.hierarchy.n_topics = 3  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- per-run options (bootstrap)
+
+
+def test_run_options_beat_every_other_source(conf_dir):
+    write_local(conf_dir, {"cleaning": {"max_lateness_days": 5}})
+    config = load_config(
+        conf_dir=conf_dir, environ={"INTERESTS_HIERARCHY__LOOKBACK_DAYS": "20"}, root=conf_dir.parent,
+        run_options={"max_lateness_days": 120, "lookback_days": 90},
+    )
+    assert (config.cleaning.max_lateness_days, config.hierarchy.lookback_days) == (120, 90)
+    assert config.cleaning.dedupe_days == 121  # the dedupe window follows the run's lateness bound
+    unset = load_config(conf_dir=conf_dir, environ={}, root=conf_dir.parent, run_options={"lookback_days": None})
+    assert (unset.cleaning.max_lateness_days, unset.hierarchy.lookback_days) == (5, PipelineConfig().hierarchy.lookback_days)
+
+
+def test_a_bad_run_option_names_the_option(conf_dir):
+    with pytest.raises(ConfigError, match="hierarchy.lookback_days.*this run's --lookback-days"):
+        load_config(conf_dir=conf_dir, environ={}, root=conf_dir.parent, run_options={"lookback_days": 0})
+    with pytest.raises(ConfigError, match="'n_topics' is not a per-run option"):
+        load_config(conf_dir=conf_dir, environ={}, root=conf_dir.parent, run_options={"n_topics": 3})
+
+
+def test_an_explicit_dedupe_window_wins(conf_dir):
+    assert load(conf_dir, {"INTERESTS_CLEANING__DEDUPE_WINDOW_DAYS": "0"}).cleaning.dedupe_days == 0
+    assert load(conf_dir).cleaning.dedupe_days == PipelineConfig().cleaning.max_lateness_days + 1

@@ -90,3 +90,25 @@ def test_errors_module_is_a_light_import() -> None:
     modules = json.loads(result.stdout)
     assert [name for name in modules if name.startswith("interests")] == ["interests", "interests.errors"]
     assert not {"pyarrow", "pyspark", "torch", "pydantic", "deltalake"} & {name.split(".")[0] for name in modules}
+
+
+def test_a_job_takes_the_per_run_options_and_records_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """--max-lateness-days / --lookback-days reach the job's config; an empty one (an unset DAG param) is the config's."""
+    from interests.catalog import STAGE_RUNS
+    from interests.lake import Lake
+
+    monkeypatch.setenv("INTERESTS_PATHS__LAKE_ROOT", str(tmp_path / "lake"))
+    seen = {}
+
+    def body(context) -> dict[str, int]:
+        seen["lateness"] = context.config.cleaning.max_lateness_days
+        seen["lookback"] = context.config.hierarchy.lookback_days
+        return {"rows": 1}
+
+    argv = ["--ds", "2026-11-20", "--run-id", "r", "--max-lateness-days", "120", "--lookback-days", ""]
+    assert run_job("some_job", body, argv) == 0
+    assert seen == {"lateness": 120, "lookback": 14}
+    counts = dict(Lake(tmp_path / "lake").read(STAGE_RUNS, ds="2026-11-20").to_pylist()[0]["counts"])
+    assert counts == {"rows": 1, "run.max_lateness_days": 120}
+    with pytest.raises(SystemExit):
+        run_job("some_job", body, ["--ds", "2026-11-20", "--lookback-days", "two weeks"])

@@ -84,13 +84,19 @@ class LandingDaySensor(BaseSensorOperator):
             ) from error
 
 
-def check_lookback_window(ds: str, project_home: str, first_night: str | None = None) -> list[str]:
-    """Fail (no retry) naming the lookback window's days that were never cleaned; return the window's cleaned days."""
+def check_lookback_window(
+    ds: str, project_home: str, first_night: str | None = None, lookback_days: str | int | None = None
+) -> list[str]:
+    """Fail (no retry) naming the lookback window's days that were never cleaned; return the window's cleaned days.
+
+    ``lookback_days`` is the run's own (a run param; empty = the configured one).
+    """
     from interests.config import load_config
     from interests.lake import Lake
     from interests.lookback import MissingWindowDaysError, require_window_days
 
-    config = load_config(root=Path(project_home))
+    run_lookback = int(lookback_days) if str(lookback_days or "").strip() else None
+    config = load_config(root=Path(project_home), run_options={"lookback_days": run_lookback})
     lake = Lake(config.paths.lake_root)
     try:
         days = require_window_days(lake, ds, config.hierarchy.lookback_days, first_night)

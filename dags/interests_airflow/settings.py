@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import Asset
+from airflow.sdk import Asset, Param
 
+from interests.run_options import RUN_OPTIONS, option_flag
 from interests_airflow.checks import LandingDaySensor, check_lookback_window
 from interests_airflow.operators import SparkJobOperator
 
@@ -99,13 +100,21 @@ class DagSettings:
         """The library as spark-submit ships it (built by `make install` / `make dist`)."""
         return self.project_home / ".dist" / "interests.zip"
 
-    def spark_job(self, job: str, outlets: tuple[Asset, ...] = ()) -> SparkJobOperator:
-        """The task that submits ``jobs/<job>.py`` for this run's ds and run id (its outlets get an event on success)."""
+    def spark_job(
+        self, job: str, outlets: tuple[Asset, ...] = (), run_options: bool = False
+    ) -> SparkJobOperator:
+        """The task that submits ``jobs/<job>.py`` for this run's ds and run id (its outlets get an event on success).
+
+        ``run_options`` passes the DAG's ``run_params`` on (an unset one as an empty string: the configured value).
+        """
+        options = []
+        for name in RUN_OPTIONS if run_options else ():
+            options += [option_flag(name), f"{{{{ params.{name} if params.{name} is not none else '' }}}}"]
         return SparkJobOperator(
             task_id=job,
             outlets=list(outlets),
             application=str(self.project_home / "jobs" / f"{job}.py"),
-            application_args=["--ds", "{{ ds }}", "--run-id", "{{ run_id }}"],
+            application_args=["--ds", "{{ ds }}", "--run-id", "{{ run_id }}", *options],
             name=f"interests-{job}",
             conn_id=self.spark_conn_id,
             spark_binary=self.spark_submit,
@@ -128,12 +137,29 @@ class DagSettings:
         )
 
     def check_lookback_window(self) -> PythonOperator:
-        """The task that fails naming the lookback window's days that were never cleaned."""
+        """The task that fails naming the lookback window's days that were never cleaned (the run's lookback_days)."""
         return PythonOperator(
             task_id="check_lookback_window",
             python_callable=check_lookback_window,
-            op_kwargs={"project_home": str(self.project_home), "first_night": self.first_night},
+            op_kwargs={
+                "project_home": str(self.project_home), "first_night": self.first_night,
+                "lookback_days": "{{ params.lookback_days if params.lookback_days is not none else '' }}",
+            },
         )
+
+    @staticmethod
+    def run_params() -> dict[str, Param]:
+        """The nightly DAG's per-run params (``interests.run_options.RUN_OPTIONS``): unset, a run uses the config."""
+        return {
+            "max_lateness_days": Param(
+                None, type=["null", "integer"], minimum=0,
+                description="This run only: cleaning.max_lateness_days (a bootstrap night that lands months of history).",
+            ),
+            "lookback_days": Param(
+                None, type=["null", "integer"], minimum=1,
+                description="This run only: hierarchy.lookback_days, the days of events the night's vectors are built from.",
+            ),
+        }
 
 
 def dag_settings(dags_folder: Path) -> DagSettings:

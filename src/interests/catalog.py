@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,16 @@ def validate_ds(ds: str) -> str:
 def window_first_day(ds: str, days: int) -> str:
     """The first ds of the ``days``-day lookback window that ends with (and includes) ds."""
     return (date.fromisoformat(validate_ds(ds)) - timedelta(days=days - 1)).isoformat()
+
+
+def window_start(ds: str, days: int) -> datetime:
+    """The earliest event time of the ``days``-day lookback window ending ds: its first day's midnight, UTC.
+
+    A night's window is the landing days ``window_first_day`` .. ds, and of their events those at or
+    after this moment: a late event landed in the window but timed before it is not in the window,
+    and a bootstrap day that lands months of history contributes only the window's days of it.
+    """
+    return datetime.combine(date.fromisoformat(window_first_day(ds, days)), datetime.min.time(), tzinfo=UTC)
 
 
 @dataclass(frozen=True)

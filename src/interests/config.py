@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from interests.errors import InterestsError
+from interests.run_options import RUN_OPTIONS, option_flag
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +83,20 @@ class LakeConfig(_Section):
 class CleaningConfig(_Section):
     max_future_skew_minutes: int = Field(60, ge=0, description="Events later than ds end + this are rejected.")
     max_lateness_days: int = Field(3, ge=0, description="Events older than ds start - this are rejected.")
+    dedupe_window_days: int | None = Field(
+        None, ge=0, description="An event whose event_id is in events_clean of this many landing days before "
+        "ds is a duplicate (a replayed file). Empty = max_lateness_days + 1, which covers every replay the "
+        "lateness check lets through; 0 = within the day only.",
+    )
     max_events_per_minute: int = Field(
         120, ge=1, description="A user above this many events in one minute is a bot; all its events are rejected."
     )
     max_text_chars: int = Field(20000, ge=1, description="Item and user texts are truncated to this many characters.")
+
+    @property
+    def dedupe_days(self) -> int:
+        """The landing days before ds whose clean event ids make a repeat a duplicate."""
+        return self.max_lateness_days + 1 if self.dedupe_window_days is None else self.dedupe_window_days
 
 
 class EncoderConfig(_Section):
@@ -232,6 +243,15 @@ class QualityConfig(_Section):
     min_metric_fraction: float = Field(
         0.8, ge=0, description="Lowest value of a compared figure, as a fraction of the previous published night's."
     )
+    evaluation_users_metric: str = Field(
+        "build_hierarchy.evaluation.users.report",
+        description="The pipeline_runs.metrics key holding how many users a night's compared figures are means over.",
+    )
+    metric_noise_sigmas: float = Field(
+        3.0, ge=0,
+        description="A compared figure below min_metric_fraction fails only when its drop is also more than this "
+        "many standard errors of the difference of the two nights' means (0: the fraction alone decides).",
+    )
 
 
 class MaintenanceConfig(_Section):
@@ -256,6 +276,11 @@ class MaintenanceConfig(_Section):
     compact_days: int = Field(
         7, ge=1, description="ds partitions of the this many days up to the run's ds are compacted (what the nights "
         "since the last runs wrote); tables not partitioned by ds are compacted whole.",
+    )
+    quarantine_days: int | None = Field(
+        30, ge=1, description="events_rejected (the quarantine: rejected lines as they landed, raw user ids "
+        "included) keeps the partitions of this many days up to the run's ds; older ones are deleted, and vacuum "
+        "removes their files once no kept night reads them. Empty = keep them forever.",
     )
     dry_run: bool = Field(
         False, description="Change nothing: count what vacuum would delete (INTERESTS_MAINTENANCE__DRY_RUN=true)."
@@ -369,14 +394,23 @@ def load_config(
     conf_dir: Path | None = None,
     environ: dict[str, str] | None = None,
     root: Path | None = None,
+    run_options: dict[str, int | None] | None = None,
 ) -> PipelineConfig:
-    """Load and validate the config: base, then local, then env; relative paths resolved against root."""
+    """Load and validate the config: base, then local, then env, then this run's options (``RUN_OPTIONS``;
+    None = not set); relative paths resolved against root."""
     root = root or PROJECT_ROOT
     conf_dir = conf_dir or root / "conf"
     environ = dict(os.environ) if environ is None else environ
     sources: dict[tuple[str, ...], str] = {}
     raw = _deep_merge(_read_yaml_dir(conf_dir / "base", sources), _read_yaml_dir(conf_dir / "local", sources))
     raw = _deep_merge(raw, _env_overrides(environ, sources))
+    for name, value in (run_options or {}).items():
+        if name not in RUN_OPTIONS:
+            raise ConfigError(f"{name!r} is not a per-run option; those are: {', '.join(RUN_OPTIONS)}")
+        if value is not None:
+            section, field = RUN_OPTIONS[name]
+            raw = _deep_merge(raw, {section: {field: value}})
+            sources[(section, field)] = f"this run's {option_flag(name)}"
     try:
         config = PipelineConfig.model_validate(raw)
     except ValidationError as error:

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from interests.behaviour import als
 from interests.behaviour.space import normalize_rows
-from interests.catalog import EVENTS_CLEAN, ITEMS, TEXT_EMBEDDINGS, window_first_day
+from interests.catalog import EVENTS_CLEAN, ITEMS, TEXT_EMBEDDINGS, window_first_day, window_start
 from interests.config import PipelineConfig
 from interests.errors import BadInputError
 from interests.evaluation.split import CatalogIndex
@@ -54,9 +54,11 @@ def read_catalog(lake: Lake, ds: str, model_version: str) -> NightCatalog:
 
 
 def window_events(lake: Lake, ds: str, config: PipelineConfig):
-    """events_clean of the lookback window ending ds (Spark)."""
-    first_day = window_first_day(ds, config.hierarchy.lookback_days)
-    return lake.read_spark(EVENTS_CLEAN, ds_from=first_day, ds_to=ds)
+    """events_clean of the lookback window ending ds (Spark): its landing days, timed in the window
+    (``catalog.window_start``)."""
+    days = config.hierarchy.lookback_days
+    events = lake.read_spark(EVENTS_CLEAN, ds_from=window_first_day(ds, days), ds_to=ds)
+    return events.where(F.col("event_ts") >= F.lit(window_start(ds, days)))
 
 
 def window_engagements(lake: Lake, ds: str, config: PipelineConfig):

@@ -21,6 +21,7 @@ from interests.catalog import STAGE_RUNS, InvalidDsError, validate_ds
 from interests.config import ConfigError, PipelineConfig, load_config
 from interests.errors import EXIT_BAD_INPUT, BadInputError
 from interests.lake import Lake
+from interests.run_options import RUN_OPTIONS, option_flag
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,27 @@ def parse_job_args(name: str, argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=f"jobs/{name}.py", description=f"Run the {name} stage for one day.")
     parser.add_argument("--ds", required=True, help="the day to process, YYYY-MM-DD (the landing day)")
     parser.add_argument("--run-id", default=None, help="the orchestrator's run id (default: manual__<time>)")
+    for option, (section, field_name) in RUN_OPTIONS.items():
+        parser.add_argument(
+            option_flag(option), type=_optional_int, default=None, metavar="N",
+            help=f"this run only: {section}.{field_name} (a bootstrap night; empty = the configured value)",
+        )
     return parser.parse_args(argv)
+
+
+def _optional_int(text: str) -> int | None:
+    """An option's integer, or None for an empty string (how the DAG passes an unset run param)."""
+    if not text.strip():
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def run_options(args: argparse.Namespace) -> dict[str, int]:
+    """The per-run options given on the command line (``RUN_OPTIONS``)."""
+    return {name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) is not None}
 
 
 def run_job(
@@ -116,9 +137,13 @@ def run_job(
     try:
         ds = validate_ds(args.ds)
         run_id = args.run_id or f"manual__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
-        context = JobContext(name=name, ds=ds, run_id=run_id, config=load_config())
+        options = run_options(args)
+        context = JobContext(name=name, ds=ds, run_id=run_id, config=load_config(run_options=options))
+        if options:
+            logger.info("%s ds=%s with this run's options: %s", name, ds, options)
         started = datetime.now(UTC)
         counts = body(context)
+        counts.update({f"run.{option}": value for option, value in options.items()})
         record_stage(context.lake, ds, name, run_id, counts, context.metrics)
         seconds = (datetime.now(UTC) - started).total_seconds()
         logger.info("%s ds=%s done in %.1fs: %s", name, ds, seconds, dict(sorted(counts.items())))

@@ -16,6 +16,7 @@ import pytest
 
 from interests.catalog import EVENTS_CLEAN, EVENTS_REJECTED
 from interests.cleaning.events import (
+    DUPLICATE_REASONS,
     OUTCOMES,
     REJECT_REASONS,
     classify_events,
@@ -148,6 +149,15 @@ BOT_INVALID = event(user_id="bot", event_type="view", ts="2026-03-10T08:00:30Z")
 BUSY_LINES = [event(user_id="busy", ts=f"2026-03-10T08:00:{second:02d}Z") for second in (0, 20, 40)]
 BUSY_LINES.append(event(user_id="busy", ts="2026-03-10T08:01:00Z"))
 
+# Events already clean on an earlier landing day (EARLIER_IDS): a replayed file.
+REPLAYED = event(event_id="seen-1")
+REPLAYED_TWICE = event(event_id="seen-2")  # two copies today: both duplicates of the earlier day's event
+REPLAYED_INVALID = event(event_id="seen-3", event_type="teleport")  # a rejection reason still wins
+# Replays never make a bot: 3 replayed + 2 new events in one minute, with a limit of 3 per minute.
+REPLAYER_OLD = [event(event_id=f"seen-{n}", user_id="replayer", ts=f"2026-03-10T09:00:0{n}Z") for n in (4, 5, 6)]
+REPLAYER_NEW = [event(user_id="replayer", ts=f"2026-03-10T09:00:1{n}Z") for n in (1, 2)]
+EARLIER_IDS = ["seen-1", "seen-2", "seen-3", "seen-4", "seen-5", "seen-6", "seen-not-today"]
+
 EXTRA_LINE = event(
     user_id="extra-user", event_type=" CLICK ", query="q", campaign="spring", n=3, nested={"a": 1}
 )
@@ -179,13 +189,19 @@ def all_raw_lines() -> list[tuple[str | bytes, str]]:
         lines += [(invalid, FILE), (valid, OTHER_FILE)]
     lines += [(line, FILE) for line in BOT_LINES + [BOT_INVALID] + BUSY_LINES]
     lines += [(EXTRA_LINE, FILE), (NON_ASCII_USER, FILE)]
+    lines += [(REPLAYED, FILE), (REPLAYED_TWICE, FILE), (REPLAYED_TWICE, OTHER_FILE), (REPLAYED_INVALID, FILE)]
+    lines += [(line, FILE) for line in REPLAYER_OLD + REPLAYER_NEW]
     return lines
+
+
+def earlier_ids(spark):
+    return spark.createDataFrame([(event_id,) for event_id in EARLIER_IDS], "event_id string")
 
 
 @pytest.fixture(scope="module")
 def classified_frame(spark):
     raw = raw_frame(spark, all_raw_lines())
-    return classify_events(raw, DS, CLEANING, KEY)
+    return classify_events(raw, DS, CLEANING, KEY, earlier_ids(spark))
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +226,9 @@ def only(by_line, line: str | bytes, source_file: str = FILE) -> dict:
 def test_every_raw_line_gets_exactly_one_row(classified):
     assert classified.num_rows == len(all_raw_lines())
     assert set(classified["outcome"].to_pylist()) <= set(OUTCOMES)
-    assert set(classified["reason"].drop_null().to_pylist()) <= set(REJECT_REASONS)
+    for row in classified.select(["outcome", "reason"]).to_pylist():
+        allowed = {"clean": {None}, "rejected": set(REJECT_REASONS), "duplicate": set(DUPLICATE_REASONS)}
+        assert row["reason"] in allowed[row["outcome"]], row
 
 
 @pytest.mark.parametrize(("line", "reason"), [case[1:] for case in REASON_CASES], ids=[c[0] for c in REASON_CASES])
@@ -248,7 +266,8 @@ def test_day_bounds():
 def test_exact_copies_give_one_clean_row_and_duplicates(by_line):
     outcomes = sorted(row["outcome"] for row in by_line[(EXACT_COPY, FILE)])
     assert outcomes == ["clean", "duplicate", "duplicate"]
-    assert all(row["reason"] is None for row in by_line[(EXACT_COPY, FILE)])
+    reasons = sorted(str(row["reason"]) for row in by_line[(EXACT_COPY, FILE)])
+    assert reasons == ["None", "same_day", "same_day"]
 
 
 def test_the_earliest_copy_of_an_event_id_wins(by_line):
@@ -272,6 +291,29 @@ def test_a_user_over_the_rate_limit_is_a_bot_and_loses_every_valid_event(by_line
         assert only(by_line, line)["outcome"] == "clean", line
 
 
+def test_events_clean_on_an_earlier_day_are_duplicates_of_it(by_line):
+    assert (only(by_line, REPLAYED)["outcome"], only(by_line, REPLAYED)["reason"]) == ("duplicate", "earlier_day")
+    for source_file in (FILE, OTHER_FILE):  # not one kept copy: the earlier day has it
+        row = only(by_line, REPLAYED_TWICE, source_file)
+        assert (row["outcome"], row["reason"]) == ("duplicate", "earlier_day")
+    assert only(by_line, REPLAYED_INVALID)["reason"] == "unknown_event_type"
+
+
+def test_replayed_events_do_not_count_towards_the_bot_limit(by_line):
+    for line in REPLAYER_OLD:
+        assert only(by_line, line)["reason"] == "earlier_day"
+    for line in REPLAYER_NEW:
+        assert only(by_line, line)["outcome"] == "clean"
+
+
+def test_without_earlier_ids_only_the_day_is_deduplicated(spark):
+    lines = [(REPLAYED, FILE), (REPLAYED_TWICE, FILE), (REPLAYED_TWICE, OTHER_FILE)]
+    rows = classify_events(raw_frame(spark, lines), DS, CLEANING, KEY).select("outcome", "reason").collect()
+    assert sorted((row.outcome, str(row.reason)) for row in rows) == [
+        ("clean", "None"), ("clean", "None"), ("duplicate", "same_day")
+    ]
+
+
 def test_unknown_fields_land_in_extra(by_line):
     row = only(by_line, EXTRA_LINE)
     assert dict(row["extra"]) == {"campaign": "spring", "n": "3", "nested": '{"a":1}'}
@@ -292,15 +334,19 @@ def test_user_ids_are_pseudonymized_like_pseudonymize_py(by_line, classified):
 def test_outcome_counts_add_up(classified_frame, classified):
     counts = outcome_counts(classified_frame, "events")
     outcomes = Counter(classified["outcome"].to_pylist())
-    reasons = Counter(classified["reason"].drop_null().to_pylist())
+    reasons = Counter(
+        (row["outcome"], row["reason"]) for row in classified.select(["outcome", "reason"]).to_pylist() if row["reason"]
+    )
     expected = {
         "events.raw": len(all_raw_lines()),
         **{f"events.{outcome}": outcomes[outcome] for outcome in OUTCOMES},
-        **{f"events.rejected.{reason}": n for reason, n in reasons.items()},
+        **{f"events.{outcome}.{reason}": n for (outcome, reason), n in reasons.items()},
     }
     assert counts == expected
     assert counts["events.raw"] == counts["events.clean"] + counts["events.duplicate"] + counts["events.rejected"]
-    assert set(reasons) == set(REJECT_REASONS)  # every reason code is exercised here
+    assert counts["events.duplicate"] == counts["events.duplicate.same_day"] + counts["events.duplicate.earlier_day"]
+    # every reason code is exercised here
+    assert {reason for _, reason in reasons} == set(REJECT_REASONS) | set(DUPLICATE_REASONS)
 
 
 def test_clean_and_rejected_rows_fit_their_tables(classified_frame, classified):
@@ -320,7 +366,7 @@ def test_a_large_day_counts_its_side_tables_and_classifies_the_same(spark, class
 
     monkeypatch.setattr(events, "SMALL_DAY_BYTES", 0)  # every day "large": side tables counted, then broadcast
     raw = raw_frame(spark, all_raw_lines())
-    large = classify_events(raw, DS, CLEANING, KEY).toArrow()
+    large = classify_events(raw, DS, CLEANING, KEY, earlier_ids(spark)).toArrow()
     key = ["raw_line", "source_file", "outcome"]
     assert sorted(large.select(key).to_pylist(), key=str) == sorted(classified.select(key).to_pylist(), key=str)
     assert sorted(large["reason"].drop_null().to_pylist()) == sorted(classified["reason"].drop_null().to_pylist())

@@ -138,11 +138,12 @@ def test_every_raw_line_ends_in_exactly_one_place(spark, day):
     assert Counter((row.raw_line, row.source_file) for row in rows) == Counter(
         (landed(line), source) for (line, _), source in day
     )
-    # exactly one outcome; a reason exactly when rejected
+    # exactly one outcome; a reason unless clean
     for row in rows:
         assert row.outcome in OUTCOMES
-        assert (row.outcome == "rejected") == (row.reason is not None)
-        assert row.reason is None or row.reason in REJECT_REASONS
+        assert (row.outcome == "clean") == (row.reason is None)
+        assert row.outcome != "rejected" or row.reason in REJECT_REASONS
+        assert row.outcome != "duplicate" or row.reason == "same_day"  # no earlier days here
     # one kept copy per event id; every duplicate has its kept copy (clean, or rejected as a bot's)
     kept = Counter(row.event_id for row in rows if row.outcome == "clean")
     assert all(n == 1 for n in kept.values())

@@ -35,8 +35,8 @@ HEAVY_MODULES = (
     "sklearn",
     "interests",  # the library: DAG files only wire jobs...
 )
-LIGHT_LIBRARY_MODULES = {"interests", "interests.errors"}
-"""...except the exit-code contract the DAG helper shares with the jobs (no import of its own)."""
+LIGHT_LIBRARY_MODULES = {"interests", "interests.errors", "interests.run_options"}
+"""...except the exit-code contract and the per-run options the DAG helper shares with the jobs (no imports of their own)."""
 PARSE_SECONDS_LIMIT = 2.0
 """Generous: the nightly DAG file parses in well under 0.1 s once Airflow itself is imported."""
 
@@ -70,8 +70,12 @@ def _parse_nightly_with(monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
     return namespace["interests_nightly"]()
 
 
-def _render_args(dag: Any, task_id: str, **context: str) -> list[str]:
+UNSET_PARAMS = {"max_lateness_days": None, "lookback_days": None}
+
+
+def _render_args(dag: Any, task_id: str, params: dict | None = None, **context: str) -> list[str]:
     task = dag.get_task(task_id)
+    context = {"params": {**UNSET_PARAMS, **(params or {})}, **context}
     return task.render_template(task.application_args, context, jinja_env=dag.get_template_env())
 
 
@@ -155,7 +159,12 @@ def test_nightly_task_submits_its_job_for_the_runs_ds_and_run_id(nightly: Any, j
     assert task.application == str(PROJECT_ROOT / "jobs" / f"{job}.py")
     assert "{{ ds }}" in task.application_args  # rendered per run, not fixed when the file is parsed
     rendered = _render_args(nightly, job, ds="2026-11-20", run_id="scheduled__2026-11-20T00:00:00+00:00")
-    assert rendered == ["--ds", "2026-11-20", "--run-id", "scheduled__2026-11-20T00:00:00+00:00"]
+    assert rendered == [
+        "--ds", "2026-11-20", "--run-id", "scheduled__2026-11-20T00:00:00+00:00",
+        "--max-lateness-days", "", "--lookback-days", "",  # unset: the job uses the configured values
+    ]
+    bootstrap = _render_args(nightly, job, params={"max_lateness_days": 120}, ds="2026-11-20", run_id="r")
+    assert bootstrap[4:] == ["--max-lateness-days", "120", "--lookback-days", ""]
     assert task.project_home == str(PROJECT_ROOT)
     assert task.py_files == str(PROJECT_ROOT / ".dist" / "interests.zip")
     assert task.library_source == str(PROJECT_ROOT / "src" / "interests")
@@ -169,7 +178,19 @@ def test_nightly_task_submits_its_job_for_the_runs_ds_and_run_id(nightly: Any, j
 def test_nightly_passes_an_odd_run_id_as_one_argument(nightly: Any) -> None:
     run_id = "manual__$(touch x); ~me 'quoted'"
     rendered = _render_args(nightly, "publish", ds="2026-11-20", run_id=run_id)
-    assert rendered[-2:] == ["--run-id", run_id]  # no shell in between: spark-submit gets a list
+    assert rendered[2:4] == ["--run-id", run_id]  # no shell in between: spark-submit gets a list
+
+
+def test_the_nightly_dag_takes_the_per_run_options_as_params(nightly: Any) -> None:
+    from interests.run_options import RUN_OPTIONS
+
+    assert set(nightly.params.keys()) == set(RUN_OPTIONS)
+    assert all(nightly.params[name] is None for name in RUN_OPTIONS)  # unset by default
+    window_check = nightly.get_task("check_lookback_window")
+    rendered = window_check.render_template(
+        window_check.op_kwargs, {"params": {**UNSET_PARAMS, "lookback_days": 90}}, jinja_env=nightly.get_template_env()
+    )
+    assert rendered["lookback_days"] == "90"
 
 
 def test_a_scheduled_run_processes_the_day_that_ended(nightly: Any) -> None:

@@ -116,6 +116,7 @@ def test_nightly_task_builds_this_spark_submit_command(
             "logical_date": datetime(2026, 11, 20, tzinfo=UTC),
             "ds": "2026-11-20",
             "run_id": "scheduled__2026-11-20T00:00:00+00:00",
+            "params": {"max_lateness_days": None, "lookback_days": None},
         }
     )
     jars = sorted((PROJECT_ROOT / ".spark-jars").glob("*.jar"))
@@ -136,6 +137,7 @@ def test_nightly_task_builds_this_spark_submit_command(
         str(PROJECT_ROOT / "jobs" / "clean_events.py"),
         "--ds", "2026-11-20",
         "--run-id", "scheduled__2026-11-20T00:00:00+00:00",
+        "--max-lateness-days", "", "--lookback-days", "",
     ]  # fmt: skip
 
 

@@ -1,9 +1,11 @@
 """Parse, validate, pseudonymize, deduplicate and de-bot one landing day of raw events.
 
-Every raw line gets exactly one outcome: ``clean``, ``duplicate`` (a later copy of a valid
-event_id) or ``rejected`` with a reason code, so raw = clean + duplicate + rejected holds by
-construction and ``outcome_counts`` proves it for each night; the job compares raw with an
-independent count of the landing files' lines (``landing.survey_landing_files``).
+Every raw line gets exactly one outcome: ``clean``, ``duplicate`` or ``rejected`` with a reason
+code, so raw = clean + duplicate + rejected holds by construction and ``outcome_counts`` proves it
+for each night; the job compares raw with an independent count of the landing files' lines
+(``landing.survey_landing_files``). A duplicate says why: ``same_day`` (a later copy of a valid
+event_id of the day) or ``earlier_day`` (the event_id is already clean on one of the
+``cleaning.dedupe_days`` landing days before: a replayed file never counts twice).
 
 Types are strict (the input contract): ids, event_type and query are JSON strings, ts a string
 (ISO-8601) or an integer (epoch ms), dwell_ms a non-negative integer. A field of another JSON
@@ -21,6 +23,15 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from interests.catalog import EVENTS_CLEAN
+from interests.cleaning.lines import (
+    is_blank,
+    is_wrong_string,
+    is_wrong_timestamp,
+    json_string,
+    json_timestamp,
+    json_type,
+    parse_json_lines,
+)
 from interests.config import EVENT_TYPES, CleaningConfig
 from interests.errors import InterestsError
 from interests.pseudonyms import PSEUDONYM_CHARS
@@ -57,6 +68,9 @@ UNREADABLE_FILE = "unreadable_file"
 
 OUTCOMES = ("clean", "duplicate", "rejected")
 
+DUPLICATE_REASONS = ("same_day", "earlier_day")
+"""Why a line is a duplicate: a copy of a valid event of the same day, or of a clean event of an earlier day."""
+
 
 class ConservationError(InterestsError):
     """The lines Spark read differ from the lines counted in the landing files: a line was lost or invented."""
@@ -65,50 +79,6 @@ class ConservationError(InterestsError):
 def pseudonymize(user_id: Column, key: str) -> Column:
     """A keyed SHA-256 pseudonym of a user id; the same as ``pseudonyms.pseudonymize_user_id`` in Python."""
     return F.substring(F.sha2(F.concat(F.lit(key + ":"), user_id), 256), 1, PSEUDONYM_CHARS)
-
-
-def parse_json_lines(raw: DataFrame, *keep: str) -> DataFrame:
-    """Turn (value, source_file) lines into raw_line, source_file and a string map of the JSON object.
-
-    Invalid UTF-8 is replaced (U+FFFD) first; a line that is not a JSON object gets a null map.
-    Columns named in ``keep`` pass through.
-    """
-    raw_line = F.expr("make_valid_utf8(value)")
-    return raw.select(
-        *keep,
-        raw_line.alias("raw_line"),
-        F.col("source_file"),
-        F.from_json(raw_line, T.MapType(T.StringType(), T.StringType())).alias("fields"),
-    )
-
-
-def parse_event_lines(raw: DataFrame) -> DataFrame:
-    """Turn (value, source_file) lines into raw_line, source_file, a valid-UTF-8 flag and a map of JSON values.
-
-    The map's values are variants, so a field's JSON type survives the parse (``_json_type``). A line
-    that is not valid UTF-8 is not parsed (null map) and its raw_line is its bytes in base64 (RFC 4648,
-    no line breaks), so the exact bytes can be recovered from events_rejected.
-    """
-    value = F.col("value")
-    valid_utf8 = F.expr("is_valid_utf8(value)")
-    as_base64 = F.regexp_replace(F.base64(value.cast("binary")), r"[\r\n]", "")
-    return raw.select(
-        F.when(valid_utf8, value).otherwise(as_base64).alias("raw_line"),
-        F.col("source_file"),
-        valid_utf8.alias("_valid_utf8"),
-        F.when(valid_utf8, F.from_json(value, T.MapType(T.StringType(), T.VariantType()))).alias("fields"),
-    )
-
-
-def _json_type(value: Column) -> Column:
-    """The JSON type of a variant: STRING, BIGINT, DECIMAL(p,s), DOUBLE, BOOLEAN, OBJECT<..>, ARRAY<..>; null for null."""
-    kind = F.schema_of_variant(value)
-    return F.when(value.isNotNull() & (kind != "VOID"), kind)
-
-
-def _blank(column: Column) -> Column:
-    """Null, empty or only whitespace (any Unicode whitespace)."""
-    return column.isNull() | column.rlike(r"^(?U)\s*$")
 
 
 def _extra_fields(fields: Column) -> Column:
@@ -129,39 +99,8 @@ def _extra_fields(fields: Column) -> Column:
     ).otherwise(F.create_map().cast(T.MapType(T.StringType(), T.StringType())))
 
 
-def parse_timestamp(text: Column) -> Column:
-    """ISO-8601 (with offset; no offset means UTC) or epoch milliseconds; null when neither."""
-    epoch_ms = F.timestamp_millis(text.try_cast("bigint"))
-    iso = text.try_cast("timestamp")
-    return F.when(text.rlike(r"^-?[0-9]{1,15}$"), epoch_ms).otherwise(iso)
-
-
 MAX_DWELL_MS = 10**12 - 1
 """The largest dwell_ms accepted (about 31 years: anything above is a broken counter)."""
-
-MAX_EPOCH_MS = 10**15
-"""Epoch milliseconds beyond +-this (year 33658) are not a timestamp (and would overflow Spark's)."""
-
-
-def _is_number(kind: Column) -> Column:
-    return kind.isin("BIGINT", "DOUBLE", "FLOAT") | kind.startswith("DECIMAL")
-
-
-def _event_timestamp(value: Column, kind: Column) -> Column:
-    """ts of an event: a JSON string is ISO-8601 (no offset means UTC), a JSON integer epoch milliseconds.
-
-    A string of digits is not a timestamp (the contract's epoch milliseconds are a JSON number).
-    """
-    text = value.cast("string")
-    return (
-        F.when(kind == "STRING", F.when(~text.rlike(r"^\s*-?[0-9]+\s*$"), text.try_cast("timestamp")))
-        .when(kind == "BIGINT", _epoch_ms(F.try_variant_get(value, "$", "bigint")))
-    )
-
-
-def _epoch_ms(millis: Column) -> Column:
-    """A timestamp from epoch milliseconds; null out of +-MAX_EPOCH_MS (or a number that is not an integer)."""
-    return F.when(F.abs(millis) < MAX_EPOCH_MS, F.timestamp_millis(millis))
 
 
 def day_bounds(ds: str, cleaning: CleaningConfig) -> tuple[datetime, datetime]:
@@ -172,21 +111,25 @@ def day_bounds(ds: str, cleaning: CleaningConfig) -> tuple[datetime, datetime]:
     return oldest, newest
 
 
-def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym_key: str) -> DataFrame:
-    """Give every raw event line an outcome and (if rejected) a reason; valid rows get typed fields.
+def classify_events(
+    raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym_key: str, earlier_event_ids: DataFrame | None = None
+) -> DataFrame:
+    """Give every raw event line an outcome and (unless clean) a reason; valid rows get typed fields.
 
-    ``raw`` has columns ``value`` (the line) and ``source_file``. The result has the columns of
-    ``events_clean`` plus ``raw_line``, ``outcome`` and ``reason``.
+    ``raw`` has columns ``value`` (the line) and ``source_file``. ``earlier_event_ids`` (column
+    ``event_id``) are the clean events of the dedupe window's earlier days: every copy of one of
+    them today is an ``earlier_day`` duplicate, and none takes part in the bot check. The result
+    has the columns of ``events_clean`` plus ``raw_line``, ``outcome`` and ``reason``.
 
     One pass over the input: the lines are parsed and checked once and kept (on local disk)
     for the duplicate and bot checks and for the caller's counts and writes. Only
     narrow columns are shuffled: event ids to find the ids seen more than once (only those rows
     are ranked), (user, minute) pairs to find bots; both results are small and are broadcast back.
     """
-    parsed = parse_event_lines(raw)
+    parsed = parse_json_lines(raw)
     value = {name: F.col("fields").getItem(name) for name in KNOWN_FIELDS}
-    kind = {name: _json_type(value[name]) for name in KNOWN_FIELDS}
-    text = {name: F.when(kind[name] == "STRING", value[name].cast("string")) for name in STRING_FIELDS}
+    kind = {name: json_type(value[name]) for name in KNOWN_FIELDS}
+    text = {name: json_string(value[name], kind[name]) for name in STRING_FIELDS}
     typed = parsed.select(
         "raw_line",
         "source_file",
@@ -196,21 +139,21 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
         text["user_id"].alias("raw_user_id"),
         text["item_id"].alias("item_id"),
         F.lower(F.trim(text["event_type"])).alias("event_type"),
-        _event_timestamp(value["ts"], kind["ts"]).cast(T.TimestampType()).alias("event_ts"),
+        json_timestamp(value["ts"], kind["ts"]).alias("event_ts"),
         F.when(kind["dwell_ms"] == "BIGINT", F.try_variant_get(value["dwell_ms"], "$", "bigint")).alias("_dwell_ms"),
         (kind["dwell_ms"].isNull()).alias("_dwell_absent"),
         text["query"].alias("query"),
         _extra_fields(F.col("fields")).alias("extra"),
         *[
-            (kind[name].isNotNull() & (kind[name] != "STRING")).alias(f"_wrong_{name}")
+            is_wrong_string(kind[name]).alias(f"_wrong_{name}")
             for name in STRING_FIELDS
         ],
-        (kind["ts"].isNotNull() & (kind["ts"] != "STRING") & ~_is_number(kind["ts"])).alias("_wrong_ts"),
+        is_wrong_timestamp(kind["ts"]).alias("_wrong_ts"),
     )
     oldest, newest = day_bounds(ds, cleaning)
     dwell_ok = F.col("_dwell_absent") | F.col("_dwell_ms").between(0, MAX_DWELL_MS)
     reason = (
-        F.when(_blank(F.col("raw_line")), F.lit("empty_line"))
+        F.when(is_blank(F.col("raw_line")), F.lit("empty_line"))
         .when(~F.col("_valid_utf8"), F.lit("invalid_utf8"))
         .when(F.col("fields").isNull(), F.lit("malformed_json"))
         .when(F.col("_wrong_event_id"), F.lit("wrong_type_event_id"))
@@ -219,10 +162,10 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
         .when(F.col("_wrong_item_id"), F.lit("wrong_type_item_id"))
         .when(F.col("_wrong_ts"), F.lit("wrong_type_ts"))
         .when(F.col("_wrong_query"), F.lit("wrong_type_query"))
-        .when(_blank(F.col("event_id")), F.lit("missing_event_id"))
-        .when(_blank(F.col("raw_user_id")), F.lit("missing_user_id"))
+        .when(is_blank(F.col("event_id")), F.lit("missing_event_id"))
+        .when(is_blank(F.col("raw_user_id")), F.lit("missing_user_id"))
         .when(~F.coalesce(F.col("event_type").isin(*EVENT_TYPES), F.lit(False)), F.lit("unknown_event_type"))
-        .when((F.col("event_type") != "search") & _blank(F.col("item_id")), F.lit("missing_item_id"))
+        .when((F.col("event_type") != "search") & is_blank(F.col("item_id")), F.lit("missing_item_id"))
         .when(F.col("event_ts").isNull(), F.lit("bad_timestamp"))
         .when(~F.coalesce(dwell_ok, F.lit(False)), F.lit("invalid_dwell_ms"))
         .when(F.col("event_ts") > F.lit(newest), F.lit("future_timestamp"))
@@ -256,9 +199,24 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
     ranked = checked.join(copy_ranks, on="_row", how="left").withColumn(
         "_copy_rank", F.when(F.col("_check").isNull(), F.coalesce(F.col("_copy_rank"), F.lit(1)))
     )
+    if earlier_event_ids is not None:
+        # Only today's ids are looked up (a semi join), so the result is at most the day's size.
+        replayed = _kept_small(
+            valid.select("event_id").distinct()
+            .join(earlier_event_ids.select("event_id"), on="event_id", how="left_semi")
+            .withColumn("_earlier", F.lit(True)),
+            small_day,
+        )
+        ranked = ranked.join(replayed, on="event_id", how="left")
+    else:
+        ranked = ranked.withColumn("_earlier", F.lit(None).cast("boolean"))
+    ranked = ranked.withColumn(
+        "_earlier", F.col("_check").isNull() & F.coalesce(F.col("_earlier"), F.lit(False))
+    )
+    new_event = (F.col("_copy_rank") == 1) & ~F.col("_earlier")
     # A bot: more than max_events_per_minute distinct valid events from one user in one minute.
     bots = _kept_small(
-        ranked.where(F.col("_copy_rank") == 1)
+        ranked.where(new_event)
         .groupBy("raw_user_id", F.date_trunc("minute", "event_ts").alias("minute"))
         .count()
         .where(F.col("count") > cleaning.max_events_per_minute)
@@ -268,20 +226,22 @@ def classify_events(raw: DataFrame, ds: str, cleaning: CleaningConfig, pseudonym
         small_day,
     )
     flagged = ranked.join(bots, on="raw_user_id", how="left")
-    final_reason = F.when(
-        F.col("_check").isNull() & (F.col("_copy_rank") == 1) & F.coalesce(F.col("_bot"), F.lit(False)),
+    rejection = F.when(
+        F.col("_check").isNull() & new_event & F.coalesce(F.col("_bot"), F.lit(False)),
         F.lit("bot_user"),
     ).otherwise(F.col("_check"))
+    duplication = F.when(F.col("_earlier"), F.lit("earlier_day")).when(F.col("_copy_rank") > 1, F.lit("same_day"))
     outcome = (
-        F.when(final_reason.isNotNull(), F.lit("rejected"))
-        .when(F.col("_copy_rank") > 1, F.lit("duplicate"))
+        F.when(rejection.isNotNull(), F.lit("rejected"))
+        .when(duplication.isNotNull(), F.lit("duplicate"))
         .otherwise(F.lit("clean"))
     )
+    final_reason = F.coalesce(rejection, duplication)
     return flagged.select(
         F.lit(ds).alias("ds"),
         F.col("event_id"),
         pseudonymize(F.col("raw_user_id"), pseudonym_key).alias("user_id"),
-        F.when(~_blank(F.col("item_id")), F.col("item_id")).alias("item_id"),
+        F.when(~is_blank(F.col("item_id")), F.col("item_id")).alias("item_id"),
         F.col("event_type"),
         F.col("event_ts"),
         F.col("_dwell_ms").alias("dwell_ms"),
@@ -330,12 +290,13 @@ def rejected_lines(classified: DataFrame, source: str) -> DataFrame:
 
 
 def outcome_counts(classified: DataFrame, prefix: str) -> dict[str, int]:
-    """Counts per outcome and per reject reason, as ``{prefix}.raw``, ``{prefix}.clean``, ..."""
+    """Counts per outcome and per reason, as ``{prefix}.raw``, ``{prefix}.clean``,
+    ``{prefix}.rejected.<reason>``, ``{prefix}.duplicate.<same_day|earlier_day>``, ..."""
     rows = classified.groupBy("outcome", "reason").count().collect()
     counts = {f"{prefix}.{name}": 0 for name in ("raw", *OUTCOMES)}
     for row in rows:
         counts[f"{prefix}.raw"] += row["count"]
         counts[f"{prefix}.{row['outcome']}"] += row["count"]
         if row["reason"] is not None:
-            counts[f"{prefix}.rejected.{row['reason']}"] = row["count"]
+            counts[f"{prefix}.{row['outcome']}.{row['reason']}"] = row["count"]
     return counts

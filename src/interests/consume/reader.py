@@ -38,6 +38,7 @@ from interests.catalog import (
     TableSpec,
     embedding_matrix,
     window_first_day,
+    window_start,
 )
 from interests.config import EVENT_TYPES, PipelineConfig, load_config
 from interests.consume.errors import (
@@ -336,12 +337,13 @@ class NightReader:
 
         The window the night's user vectors were built from, read at the night's published version.
         """
-        first_day = window_first_day(self.ds, self.config.hierarchy.lookback_days)
-        events = self.lake.read(EVENTS_CLEAN, columns=["user_id", "item_id", "event_type"],
-                                filters=[("ds", ">=", first_day), ("ds", "<=", self.ds)],
+        days = self.config.hierarchy.lookback_days
+        events = self.lake.read(EVENTS_CLEAN, columns=["user_id", "item_id", "event_type", "event_ts"],
+                                filters=[("ds", ">=", window_first_day(self.ds, days)), ("ds", "<=", self.ds)],
                                 version=self.night.version_of(EVENTS_CLEAN))
         counted = [name for name, weight in self.config.hierarchy.event_weights.items() if weight > 0]
-        mask = pc.and_(pc.is_valid(events.column("item_id")),
+        in_window = pc.greater_equal(events.column("event_ts"), pa.scalar(window_start(self.ds, days), TIMESTAMP))
+        mask = pc.and_(pc.and_(pc.is_valid(events.column("item_id")), in_window),
                        pc.is_in(events.column("event_type"), value_set=pa.array(counted, pa.string())))
         return events.filter(mask).select(["user_id", "item_id"])
 
