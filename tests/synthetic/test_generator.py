@@ -4,27 +4,39 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import itertools
 import json
 import re
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from interests.synthetic import cli
-from interests.synthetic.generator import (
+from interests.synthetic.contract import epoch_ms
+from interests.synthetic.dirt import (
     BOT_REJECTION_REASON,
     DIRT_KINDS,
+    LATE_HOURS,
+    REJECTION_REASONS,
+    WRONG_TYPE_REASONS,
+    WRONG_TYPES,
+    Replay,
+    dirt_truth,
+    keep_for_replay,
+    plant_dirt,
+)
+from interests.synthetic.generator import (
     EVENT_TYPE_PROBABILITIES,
     EVENT_TYPES,
-    LATE_HOURS,
     PRESETS,
-    REJECTION_REASONS,
     GenerationReport,
     SyntheticConfig,
     events_path,
@@ -70,24 +82,44 @@ def _parse_ts(value: Any) -> int | None:
     return None
 
 
+STRING_FIELDS = ("event_id", "user_id", "event_type", "item_id", "query")
+
+
+def _wrong_types(record: dict[str, Any]) -> list[str]:
+    """The fields of a parsed line whose JSON type the contract forbids (null and absent are not wrong)."""
+    wrong = [name for name in STRING_FIELDS if record.get(name) is not None and not isinstance(record[name], str)]
+    ts = record.get("ts")
+    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, (str, int, float))):
+        wrong.append("ts")
+    return wrong
+
+
 def _defects(record: Any, day_start: int) -> list[str]:
-    """Every rejection reason that applies to one parsed line (bots and duplicates aside)."""
+    """Every rejection reason that applies to one parsed line (bots and duplicates aside).
+
+    A field of the wrong JSON type is ``wrong_type_<field>``, not also missing or unknown.
+    """
     if not isinstance(record, dict):
         return ["malformed_json"]
-    found = []
-    if not (isinstance(record.get("event_id"), str) and record["event_id"]):
+    wrong = _wrong_types(record)
+    found = [f"wrong_type_{name}" for name in wrong]
+    if "event_id" not in wrong and not (isinstance(record.get("event_id"), str) and record["event_id"]):
         found.append("missing_event_id")
-    if not (isinstance(record.get("user_id"), str) and record["user_id"]):
+    if "user_id" not in wrong and not (isinstance(record.get("user_id"), str) and record["user_id"]):
         found.append("missing_user_id")
     event_type = record.get("event_type")
-    if event_type not in EVENT_TYPES:
+    if "event_type" in wrong:
+        pass  # neither known nor unknown; whether an item is needed is moot
+    elif event_type not in EVENT_TYPES:
         found.append("unknown_event_type")
-    elif event_type != "search" and not (
+    elif event_type != "search" and "item_id" not in wrong and not (
         isinstance(record.get("item_id"), str) and record["item_id"]
     ):
         found.append("missing_item_id")
     ts = _parse_ts(record.get("ts"))
-    if ts is None:
+    if "ts" in wrong:
+        pass
+    elif ts is None:
         found.append("bad_timestamp")
     elif ts >= day_start + 2 * DAY_MS:  # a day of tolerance after the day's end
         found.append("future_timestamp")
@@ -109,8 +141,12 @@ def _read_raw_lines(path: Path) -> list[bytes]:
     return data.split(b"\n")[:-1] if data else []
 
 
-def _classify_day(path: Path, ds: date) -> dict[str, Any]:
-    """Classify every raw line of a day the way the cleaner must, and collect statistics."""
+def _classify_day(path: Path, ds: date, earlier_ids: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Classify every raw line of a day the way the cleaner must, and collect statistics.
+
+    ``earlier_ids`` are the event ids clean on earlier landing days: a valid line with one of them
+    is an earlier-day duplicate (and no part of the bot count).
+    """
     day_start = (ds - date(1970, 1, 1)).days * DAY_MS
     rejected: Counter[str] = Counter()
     valid: list[tuple[bytes, dict[str, Any]]] = []
@@ -133,28 +169,43 @@ def _classify_day(path: Path, ds: date) -> dict[str, Any]:
             continue
         valid.append((raw, record))
 
+    replayed = [raw for raw, record in valid if record["event_id"] in earlier_ids]
+    valid = [(raw, record) for raw, record in valid if record["event_id"] not in earlier_ids]
     per_user = Counter(record["user_id"] for _, record in valid)
     bots = {user for user, count in per_user.items() if count >= 200}
     seen: set[bytes] = set()
     clean: list[dict[str, Any]] = []
-    duplicates = 0
+    same_day = 0
     for raw, record in valid:
         if record["user_id"] in bots:
             rejected[BOT_REJECTION_REASON] += 1
         elif raw in seen:
-            duplicates += 1
+            same_day += 1
         else:
             seen.add(raw)
             clean.append(record)
     return {
         "raw_lines": sum(1 for _ in _read_raw_lines(path)),
         "clean": clean,
-        "duplicates": duplicates,
+        "duplicates": same_day + len(replayed),
+        "duplicates_same_day": same_day,
+        "duplicates_earlier_day": len(replayed),
+        "replayed": replayed,
         "rejected": rejected,
         "bots": bots,
         "invalid_utf8": invalid_utf8,
         "day_start": day_start,
     }
+
+
+def _classify_days(landing_root: Path, days: list[date]) -> dict[date, dict[str, Any]]:
+    """Classify consecutive landing days in order, each against the event ids clean before it."""
+    results: dict[date, dict[str, Any]] = {}
+    earlier: set[str] = set()
+    for ds in days:
+        results[ds] = _classify_day(events_path(landing_root, ds, False), ds, frozenset(earlier))
+        earlier.update(record["event_id"] for record in results[ds]["clean"])
+    return results
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -179,6 +230,12 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> GenerationReport:
     """The tiny preset, generated once for the module."""
     root = tmp_path_factory.mktemp("tiny")
     return generate_landing(TINY, root / "landing", root / "truth")
+
+
+@pytest.fixture(scope="module")
+def tiny_days(tiny_run: GenerationReport) -> dict[date, dict[str, Any]]:
+    """Every tiny day classified the way a correct cleaner must, oldest first."""
+    return _classify_days(tiny_run.landing_root, TINY.day_dates())
 
 
 # --------------------------------------------------------------------------------------
@@ -288,11 +345,11 @@ def test_tiny_is_fast(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("day_index", [0, 1, 2])
-def test_dirt_counts_match_truth(tiny_run: GenerationReport, day_index: int) -> None:
+def test_dirt_counts_match_truth(tiny_run: GenerationReport, tiny_days: dict[date, dict[str, Any]], day_index: int) -> None:
     """Classifying every raw line independently reproduces the truth file exactly."""
     ds = TINY.day_dates()[day_index]
     truth = json.loads(truth_dirt_path(tiny_run.truth_root, ds).read_text())
-    result = _classify_day(events_path(tiny_run.landing_root, ds, False), ds)
+    result = tiny_days[ds]
 
     assert truth["raw_lines"] == result["raw_lines"]
     assert truth["raw_lines"] == (
@@ -300,15 +357,28 @@ def test_dirt_counts_match_truth(tiny_run: GenerationReport, day_index: int) -> 
         + truth["expected_duplicates"]
         + sum(truth["expected_rejected"].values())
     )
-    assert set(truth["expected_rejected"]) == set(REJECTION_REASONS)  # tiny plants them all
+    assert truth["expected_duplicates"] == (
+        truth["expected_duplicates_same_day"] + truth["expected_duplicates_earlier_day"]
+    )
+    # tiny plants every single-reason kind; wrong_type's few lines name some of its reasons
+    assert set(REJECTION_REASONS) - set(WRONG_TYPE_REASONS) <= set(truth["expected_rejected"])
+    assert set(truth["expected_rejected"]) <= set(REJECTION_REASONS)
     assert truth["expected_rejected"] == dict(result["rejected"])
     assert truth["expected_duplicates"] == result["duplicates"]
+    assert truth["expected_duplicates_same_day"] == result["duplicates_same_day"]
+    assert truth["expected_duplicates_earlier_day"] == result["duplicates_earlier_day"]
     assert truth["expected_clean"] == len(result["clean"])
     assert result["bots"] == set(truth["bot_user_ids"])
 
     injected = truth["injected"]
     assert set(injected) == set(DIRT_KINDS) | {BOT_REJECTION_REASON}
-    assert all(injected[kind] > 0 for kind in DIRT_KINDS), injected  # tiny plants every kind
+    first_day = day_index == 0  # nothing before it to replay
+    assert truth["replayed_from"] == (None if first_day else TINY.day_dates()[day_index - 1].isoformat())
+    assert all(injected[kind] > 0 for kind in DIRT_KINDS if not (first_day and kind == "replayed")), injected
+    assert injected["replayed"] == truth["expected_duplicates_earlier_day"]
+    assert injected["duplicate"] == truth["expected_duplicates_same_day"]
+    wrong_type = {reason: count for reason, count in truth["expected_rejected"].items() if reason in WRONG_TYPE_REASONS}
+    assert sum(wrong_type.values()) == injected["wrong_type"]
     assert result["invalid_utf8"] == injected["invalid_utf8_text"]
     low, high = LATE_HOURS
     late = [
@@ -342,7 +412,7 @@ def test_malformed_and_duplicate_lines_are_what_they_claim(tiny_run: GenerationR
             not_objects += not isinstance(parsed, dict)
     assert not_objects == truth["expected_rejected"]["malformed_json"]
     repeated = sum(count - 1 for count in Counter(raw).values())
-    assert repeated == truth["expected_duplicates"]
+    assert repeated == truth["expected_duplicates_same_day"] == truth["expected_duplicates"]
 
 
 def test_bots_burst_valid_clicks_within_a_minute(tiny_run: GenerationReport) -> None:
@@ -365,22 +435,22 @@ def test_bots_burst_valid_clicks_within_a_minute(tiny_run: GenerationReport) -> 
             assert max(moments) - min(moments) < 61_000  # type: ignore[operator]
 
 
-def test_event_ids_unique_across_days(tiny_run: GenerationReport) -> None:
+def test_event_ids_unique_across_days(tiny_run: GenerationReport, tiny_days: dict[date, dict[str, Any]]) -> None:
     """Event ids never repeat across days (duplicates aside)."""
     ids: list[str] = []
     for ds in TINY.day_dates():
-        result = _classify_day(events_path(tiny_run.landing_root, ds, False), ds)
+        result = tiny_days[ds]
         ids.extend(r["event_id"] for r in result["clean"])
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"e\d{8}-\d{9}", i) for i in ids)
 
 
-def test_clean_events_follow_the_contract(tiny_run: GenerationReport) -> None:
+def test_clean_events_follow_the_contract(tiny_run: GenerationReport, tiny_days: dict[date, dict[str, Any]]) -> None:
     """Fields, id formats, type mix, timestamp styles and the day window of clean events."""
     types: Counter[str] = Counter()
     styles: Counter[str] = Counter()
     for ds in TINY.day_dates():
-        result = _classify_day(events_path(tiny_run.landing_root, ds, False), ds)
+        result = tiny_days[ds]
         start = result["day_start"]
         for record in result["clean"]:
             if record["user_id"].startswith("bot"):
@@ -422,6 +492,111 @@ def test_clean_events_follow_the_contract(tiny_run: GenerationReport) -> None:
     assert 0.4 < styles["epoch"] / total < 0.6
     assert styles["ms"] > 0.3 * iso and styles["no-ms"] > 0.3 * iso
     assert {"Z", "+02:00", "-05:00"} <= set(styles)
+
+
+
+# --------------------------------------------------------------------------------------
+# Wrong JSON types and replayed files
+# --------------------------------------------------------------------------------------
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type of a parsed value."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), "null")
+
+
+def test_wrong_type_lines_have_exactly_one_field_of_the_wrong_json_type(tmp_path: Path) -> None:
+    """Each wrong_type line is a JSON object whose only defect is one field of a wrong type, counted per reason."""
+    config = dataclasses.replace(TINY, dirt_rate=0.5, days=2)  # enough lines to see every wrong type
+    generate_landing(config, tmp_path / "landing", tmp_path / "truth")
+    shapes: Counter[tuple[str, str]] = Counter()
+    for ds in config.day_dates():
+        truth = json.loads(truth_dirt_path(tmp_path / "truth", ds).read_text())
+        reasons: Counter[str] = Counter()
+        for raw in _read_raw_lines(events_path(tmp_path / "landing", ds, False)):
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                continue
+            if not isinstance(record, dict) or not _wrong_types(record):
+                continue
+            (field,) = _wrong_types(record)
+            assert _defects(record, epoch_ms(ds)) == [f"wrong_type_{field}"], raw
+            value = record[field]
+            shapes[(field, _json_type(value))] += 1
+            reasons[f"wrong_type_{field}"] += 1
+            # The wrong value still carries the right information, as a producer's schema bug would.
+            if isinstance(value, dict):  # {"id": "u0000042"} or {"$date": <a valid ts>}
+                (inner,) = value.values()
+                assert _json_type(inner) in ("string", "number")
+            if field == "event_type":
+                assert len(value) == 1 and value[0] in EVENT_TYPES
+        assert sum(reasons.values()) == truth["injected"]["wrong_type"] > 0
+        expected = {r: c for r, c in truth["expected_rejected"].items() if r in WRONG_TYPE_REASONS}
+        assert dict(reasons) == expected
+    assert set(shapes) == set(WRONG_TYPES)
+
+
+def test_replayed_lines_are_clean_lines_of_the_previous_day_byte_for_byte(
+    tiny_run: GenerationReport, tiny_days: dict[date, dict[str, Any]]
+) -> None:
+    """A replayed line is a clean line of yesterday's file, timed yesterday: an earlier-day duplicate, never clean."""
+    days = TINY.day_dates()
+    first = json.loads(truth_dirt_path(tiny_run.truth_root, days[0]).read_text())
+    assert first["replayed_from"] is None and first["injected"]["replayed"] == 0
+    for previous, ds in itertools.pairwise(days):
+        truth = json.loads(truth_dirt_path(tiny_run.truth_root, ds).read_text())
+        before = set(_read_raw_lines(events_path(tiny_run.landing_root, previous, False)))
+        replayed = [line for line in _read_raw_lines(events_path(tiny_run.landing_root, ds, False)) if line in before]
+        assert truth["replayed_from"] == previous.isoformat()
+        assert len(replayed) == len(set(replayed)) == truth["injected"]["replayed"] > 0
+        assert sorted(replayed) == sorted(tiny_days[ds]["replayed"])
+        assert truth["expected_duplicates_earlier_day"] == len(replayed)
+        clean_before = {record["event_id"] for record in tiny_days[previous]["clean"]}
+        clean_today = {record["event_id"] for record in tiny_days[ds]["clean"]}
+        start = epoch_ms(ds)
+        for line in replayed:
+            record = json.loads(line)
+            assert record["event_id"] in clean_before and record["event_id"] not in clean_today
+            assert _defects(record, start) == []  # valid, and within the lateness bound
+            assert start - DAY_MS <= _parse_ts(record["ts"]) < start  # type: ignore[operator]
+
+
+def _model_events(n: int) -> SimpleNamespace:
+    """n clean clicks of one user on one item, rendered as lines too, for calling the dirt planter directly."""
+    events = SimpleNamespace(
+        user_ids=pa.array(["u0000001"] * n),
+        item=np.zeros(n, dtype=np.int64),
+        subinterest=np.zeros(n, dtype=np.int64),
+        event_type=np.full(n, EVENT_TYPES.index("click")),
+    )
+    lines = pa.array([f'{{"event_id":"e20261120-{i:09d}"}}\n' for i in range(n)])
+    return SimpleNamespace(events=events, lines=lines)
+
+
+def test_replay_keeps_a_sample_and_plants_no_more_than_it_kept() -> None:
+    """The kept sample covers the share a like-sized next day needs; a bigger day plants what there is."""
+    rng = np.random.default_rng(0)
+    day = _model_events(1_000)
+    kept = keep_for_replay(rng, date(2026, 11, 19), day.lines, dirt_rate=0.5)
+    share = round(0.5 * 1_000) // len(DIRT_KINDS) + 1
+    assert share < len(kept.lines) < 1_000
+    assert set(kept.lines.to_pylist()) <= set(day.lines.to_pylist())
+
+    vocabulary = SimpleNamespace(sub_start=np.array([0]), sub_length=np.array([3]), word_list=["a", "b", "c"])
+    two = Replay(ds=date(2026, 11, 19), lines=pa.array([b"x\n", b"y\n"]))
+    dirt = plant_dirt(rng, vocabulary, day.events, day.lines, epoch_ms(date(2026, 11, 20)), "20261120",
+                      first_seq=1_000, dirt_rate=0.5, replay=two)
+    assert dirt.injected["replayed"] == 2 and dirt.replayed_from == two.ds
+    assert dirt.lines.to_pylist()[-2:] == [b"x\n", b"y\n"]
+    truth = dirt_truth(date(2026, 11, 20), 1_000 + len(dirt.lines), 1_000, dirt, [], 0)
+    assert truth["expected_duplicates_earlier_day"] == 2
+    with pytest.raises(AssertionError, match="dirt accounting"):
+        dirt_truth(date(2026, 11, 20), 1_000 + len(dirt.lines) + 1, 1_000, dirt, [], 0)
 
 
 # --------------------------------------------------------------------------------------
@@ -515,7 +690,7 @@ def _halves(taste: int, config=TINY) -> set[int]:
     return {taste, (taste - config.taste_shift) % config.subinterests}
 
 
-def test_events_come_from_the_users_tastes(tiny_run: GenerationReport) -> None:
+def test_events_come_from_the_users_tastes(tiny_run: GenerationReport, tiny_days: dict[date, dict[str, Any]]) -> None:
     """Every regular user's event item lies in one of that day's tastes; a query in one of their halves."""
     truth = pq.read_table(truth_items_path(tiny_run.truth_root)).to_pylist()
     items = {row["item_id"]: row["taste"] for row in truth}
@@ -526,7 +701,7 @@ def test_events_come_from_the_users_tastes(tiny_run: GenerationReport) -> None:
         for row in pq.read_table(truth_user_interests_path(tiny_run.truth_root, ds)).to_pylist():
             held.setdefault(row["user_id"], set()).add(row["taste"])
             held_subs.setdefault(row["user_id"], set()).update(_halves(row["taste"]))
-        result = _classify_day(events_path(tiny_run.landing_root, ds, False), ds)
+        result = tiny_days[ds]
         checked = 0
         for record in result["clean"]:
             if record["user_id"] in result["bots"]:
@@ -556,7 +731,7 @@ def test_each_taste_is_two_halves_of_sub_interests_from_different_topics(tiny_ru
         assert 0.25 < np.mean(np.asarray(tastes) == sub) < 0.75
 
 
-def test_text_alone_cannot_tell_a_users_tastes(tiny_run: GenerationReport) -> None:
+def test_text_alone_cannot_tell_a_users_tastes(tiny_run: GenerationReport, tiny_days: dict[date, dict[str, Any]]) -> None:
     """Engaged items all lie in held tastes; about half the items of the held tastes' sub-interests do not."""
     truth = pq.read_table(truth_items_path(tiny_run.truth_root)).to_pylist()
     taste_of = {row["item_id"]: row["taste"] for row in truth}
@@ -570,7 +745,7 @@ def test_text_alone_cannot_tell_a_users_tastes(tiny_run: GenerationReport) -> No
         subs = set().union(*(_halves(t) for t in tastes))
         neighbourhood = [item for item, sub in sub_of.items() if sub in subs]
         in_text_neighbourhood.append(np.mean([taste_of[item] in tastes for item in neighbourhood]))
-    result = _classify_day(events_path(tiny_run.landing_root, ds, False), ds)
+    result = tiny_days[ds]
     for record in result["clean"]:
         if record["user_id"] not in result["bots"] and record["event_type"] not in ("search", "impression"):
             in_taste.append(taste_of[record["item_id"]] in held[record["user_id"]])
@@ -583,12 +758,12 @@ def test_text_alone_cannot_tell_a_users_tastes(tiny_run: GenerationReport) -> No
     assert 0.4 < np.mean(in_text_neighbourhood) < 0.75, np.mean(in_text_neighbourhood)
 
 
-def test_new_items_are_engaged_on_the_day_they_land(tiny_run: GenerationReport) -> None:
+def test_new_items_are_engaged_on_the_day_they_land(tiny_run: GenerationReport, tiny_days: dict[date, dict[str, Any]]) -> None:
     truth = pq.read_table(truth_items_path(tiny_run.truth_root)).to_pylist()
     for ds in TINY.day_dates()[1:]:
         new = {row["item_id"] for row in truth if row["first_ds"] == ds.isoformat()}
         assert len(new) == TINY.new_items_per_day
-        result = _classify_day(events_path(tiny_run.landing_root, ds, False), ds)
+        result = tiny_days[ds]
         engaged = {r["item_id"] for r in result["clean"] if r["user_id"] not in result["bots"] and r.get("item_id")}
         assert new & engaged, ds
 
@@ -630,6 +805,8 @@ def test_same_seed_is_byte_identical_and_other_seed_differs(tmp_path: Path) -> N
     files_a, files_b = _all_files(tmp_path / "a"), _all_files(tmp_path / "b")
     assert len(files_a) == 2 * 3 + 2 * 2 + 1
     assert files_a == files_b
+    second_day = json.loads(files_a[f"truth/dirt/ds={config.day_dates()[1].isoformat()}.json"])
+    assert second_day["injected"]["replayed"] > 0 and second_day["injected"]["wrong_type"] > 0
     assert [d.event_lines for d in first.days] == [d.event_lines for d in second.days]
 
     other = dataclasses.replace(config, seed=config.seed + 1)

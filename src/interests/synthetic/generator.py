@@ -20,9 +20,14 @@ first_ds); ``user_interests/ds=D.parquet`` (user_id, taste, subinterest, topic, 
 taste a user holds that day; a taste is numbered like its first sub-interest, so subinterest and
 topic name that half); ``dirt/ds=D.json`` (per-kind dirt counts and the cleaner's expected outcome).
 
+The dirt itself (its kinds, the dirty lines, the truth file's accounting) lives in
+`interests.synthetic.dirt`; what an event line looks like, shared by both, in
+`interests.synthetic.contract`.
+
 Everything is vectorized with numpy and assembled into JSON lines with Arrow string
 kernels, so a million events cost seconds; only the few dirty lines are built in Python.
-One day of events is held in memory at a time. Same config, same bytes.
+One day of events is held in memory at a time (and a small sample of the day before, for the
+``replayed`` dirt). Same config, same bytes.
 """
 
 from __future__ import annotations
@@ -32,10 +37,10 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -44,6 +49,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from interests.synthetic.contract import (
+    CLICK,
+    DAY_MS,
+    DWELL,
+    EPOCH,
+    EVENT_TYPES,
+    HOUR_MS,
+    IMPRESSION,
+    SEARCH,
+    TIMESTAMP_OFFSETS,
+    epoch_ms,
+)
+
+# The dirt kinds and reasons lived here before dirt.py; they stay importable from here.
+from interests.synthetic.dirt import (
+    BOT_REJECTION_REASON,
+    CLEAN_DIRT_KINDS,  # noqa: F401
+    DIRT_KINDS,  # noqa: F401
+    LATE_HOURS,  # noqa: F401
+    REJECTION_REASON_BY_KIND,  # noqa: F401
+    REJECTION_REASONS,  # noqa: F401
+    Replay,
+    dirt_truth,
+    keep_for_replay,
+    plant_dirt,
+)
 from interests.synthetic.vocabulary import (
     FILLER_WORDS,
     MAX_SUBINTERESTS_PER_TOPIC,
@@ -53,92 +84,15 @@ from interests.synthetic.vocabulary import (
 
 logger = logging.getLogger(__name__)
 
-EVENT_TYPES: Final[tuple[str, ...]] = (
-    "impression",
-    "click",
-    "like",
-    "share",
-    "purchase",
-    "dwell",
-    "search",
-)
-"""The valid event types, in the order of `EVENT_TYPE_PROBABILITIES`."""
-
 EVENT_TYPE_PROBABILITIES: Final[tuple[float, ...]] = (0.50, 0.22, 0.08, 0.03, 0.02, 0.08, 0.07)
 """How often each clean event type occurs."""
-
-DIRT_KINDS: Final[tuple[str, ...]] = (
-    "malformed_json",
-    "missing_event_id",
-    "missing_user_id",
-    "missing_item_id",
-    "unknown_event_type",
-    "bad_timestamp",
-    "bad_dwell_ms",
-    "future_timestamp",
-    "stale_timestamp",
-    "late",
-    "invalid_utf8_text",
-    "duplicate",
-)
-"""Kinds of planted dirt; the dirt budget of a day is split evenly over them."""
-
-REJECTION_REASON_BY_KIND: Final[dict[str, str]] = {
-    "malformed_json": "malformed_json",
-    "missing_event_id": "missing_event_id",
-    "missing_user_id": "missing_user_id",
-    "missing_item_id": "missing_item_id",
-    "unknown_event_type": "unknown_event_type",
-    "bad_timestamp": "bad_timestamp",
-    "bad_dwell_ms": "invalid_dwell_ms",
-    "future_timestamp": "future_timestamp",
-    "stale_timestamp": "stale_timestamp",
-    "invalid_utf8_text": "invalid_utf8",
-}
-"""The rejection reason a correct cleaner gives each rejected dirt kind."""
-
-BOT_REJECTION_REASON: Final[str] = "bot_user"
-"""The rejection reason for every event of a bot user."""
-
-CLEAN_DIRT_KINDS: Final[tuple[str, ...]] = ("late",)
-"""Dirt kinds whose lines are valid and must end in the clean table."""
-
-REJECTION_REASONS: Final[tuple[str, ...]] = (
-    *REJECTION_REASON_BY_KIND.values(),
-    BOT_REJECTION_REASON,
-)
-"""Every rejection reason the truth files count, in a fixed order."""
-
-LATE_HOURS: Final[tuple[int, int]] = (25, 47)
-"""A `late` event happened this many hours before the start of its day (inclusive range)."""
-
-FUTURE_MIN_HOURS_AFTER_DAY_END: Final[int] = 49
-"""A `future_timestamp` event lies at least this many hours after the end of its day."""
-
-STALE_MIN_DAYS_BEFORE_DAY_START: Final[int] = 31
-"""A `stale_timestamp` event lies at least this many days before the start of its day."""
 
 BOT_EVENTS_PER_BOT: Final[tuple[int, int]] = (300, 1000)
 """Each bot emits this many clicks (inclusive range), all inside one minute."""
 
-TIMESTAMP_OFFSETS: Final[tuple[tuple[str, int], ...]] = (
-    ("Z", 0),
-    ("+00:00", 0),
-    ("+01:00", 60),
-    ("+02:00", 120),
-    ("+05:30", 330),
-    ("+09:00", 540),
-    ("-05:00", -300),
-    ("-08:00", -480),
-)
-"""UTC offsets (label, minutes) used for ISO-8601 timestamps."""
-
 CLIENTS: Final[tuple[str, ...]] = ("ios", "android", "web")
 """Values of the harmless extra `client` field some event lines carry."""
 
-_DAY_MS: Final[int] = 86_400_000
-_HOUR_MS: Final[int] = 3_600_000
-_EPOCH: Final[date] = date(1970, 1, 1)
 _MAX_SLOTS: Final[int] = 5
 _MAX_EVENTS_PER_DAY: Final[int] = 20_000_000
 _GZIP_LEVEL: Final[int] = 1
@@ -151,7 +105,7 @@ _TEXT_CHUNK_ROWS: Final[int] = 32_768
 # Stream ids keep each random component independent of the others (and of the day count).
 _STREAM_WORLD, _STREAM_DRIFT, _STREAM_ITEMS, _STREAM_TEXTS = 1, 2, 3, 4
 _STREAM_EVENTS, _STREAM_DIRT, _STREAM_BOTS, _STREAM_SHUFFLE = 5, 6, 7, 8
-_STREAM_TASTES = 9
+_STREAM_TASTES, _STREAM_REPLAY = 9, 10
 
 EXPOSURE_SHARE: Final[float] = 0.7
 """Share of impressions that show a popular item regardless of the user's taste (exposure, not preference)."""
@@ -423,10 +377,6 @@ _OFFSET_LABELS: Final = pa.array([label for label, _ in TIMESTAMP_OFFSETS])
 _OFFSET_MINUTES: Final = np.array([minutes for _, minutes in TIMESTAMP_OFFSETS], dtype=np.int64)
 _EVENT_TYPE_TABLE: Final = pa.array(list(EVENT_TYPES))
 _CLIENT_FRAGMENTS: Final = pa.array([f',"client":"{client}"' for client in CLIENTS] + [""])
-_SEARCH: Final[int] = EVENT_TYPES.index("search")
-_DWELL: Final[int] = EVENT_TYPES.index("dwell")
-_CLICK: Final[int] = EVENT_TYPES.index("click")
-_IMPRESSION: Final[int] = EVENT_TYPES.index("impression")
 
 
 def _concat(*parts: Any) -> pa.Array:
@@ -470,17 +420,17 @@ def _join_words(words: pa.Array, word_index: np.ndarray, lengths: np.ndarray) ->
 def _iso_timestamps(ts_ms: np.ndarray, offset_index: np.ndarray, with_ms: np.ndarray) -> pa.Array:
     """Format epoch milliseconds as ISO-8601 local times with the chosen UTC offsets."""
     local = ts_ms + _OFFSET_MINUTES[offset_index] * 60_000
-    day_number = local // _DAY_MS
+    day_number = local // DAY_MS
     first_day = int(day_number.min()) if day_number.size else 0
     last_day = int(day_number.max()) if day_number.size else 0
     dates = pa.array(
-        [(_EPOCH + timedelta(days=d)).isoformat() for d in range(first_day, last_day + 1)]
+        [(EPOCH + timedelta(days=d)).isoformat() for d in range(first_day, last_day + 1)]
     )
-    within = local - day_number * _DAY_MS
+    within = local - day_number * DAY_MS
     return _concat(
         dates.take(day_number - first_day),
         "T",
-        _D2.take(within // _HOUR_MS),
+        _D2.take(within // HOUR_MS),
         ":",
         _D2.take(within // 60_000 % 60),
         ":",
@@ -488,20 +438,6 @@ def _iso_timestamps(ts_ms: np.ndarray, offset_index: np.ndarray, with_ms: np.nda
         _FRACTIONS.take(np.where(with_ms, within % 1000, 1000)),
         _OFFSET_LABELS.take(offset_index),
     )
-
-
-def _iso_timestamp(ts_ms: int, offset_index: int, with_ms: bool) -> str:
-    """Python twin of `_iso_timestamps` for single dirty lines."""
-    label, minutes = TIMESTAMP_OFFSETS[offset_index]
-    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(ts_ms))
-    local = moment.astimezone(timezone(timedelta(minutes=minutes)))
-    text = local.replace(tzinfo=None).isoformat(timespec="milliseconds" if with_ms else "seconds")
-    return text + label
-
-
-def _epoch_ms(day: date) -> int:
-    """Epoch milliseconds of midnight UTC at the start of a day."""
-    return (day - _EPOCH).days * _DAY_MS
 
 
 def _write_lines(path: Path, lines: pa.Array, gzip_output: bool = False) -> None:
@@ -873,7 +809,7 @@ def _item_lines_chunk(
     )
 
     updated = _iso_timestamps(
-        day_start + rng.integers(0, _DAY_MS, n),
+        day_start + rng.integers(0, DAY_MS, n),
         np.zeros(n, dtype=np.int64),
         np.zeros(n, dtype=bool),
     )
@@ -954,7 +890,7 @@ def _user_text_lines(
     text = _join_words(world.vocabulary.words, index, lengths)
 
     ts = _iso_timestamps(
-        day_start + rng.integers(0, _DAY_MS, n),
+        day_start + rng.integers(0, DAY_MS, n),
         rng.integers(0, len(TIMESTAMP_OFFSETS), n),
         rng.random(n) < 0.5,
     )
@@ -1019,7 +955,7 @@ def _render_event_chunk(
     if n == 0:
         return pa.array([], type=pa.string())
     vocabulary = world.vocabulary
-    is_search = batch.event_type == _SEARCH
+    is_search = batch.event_type == SEARCH
 
     item_fragment = _concat(',"item_id":"', world.item_ids.take(batch.item), '"')
     item_fragment = pc.if_else(pa.array(is_search), "", item_fragment)
@@ -1030,7 +966,7 @@ def _render_event_chunk(
     )
     ts = pc.if_else(pa.array(epoch), _digits(batch.ts_ms, 13), _concat('"', iso, '"'))
 
-    dwell_rows = np.flatnonzero(batch.event_type == _DWELL)
+    dwell_rows = np.flatnonzero(batch.event_type == DWELL)
     dwell_ms = np.clip(rng.lognormal(np.log(20_000), 1.0, dwell_rows.size), 200, 3_600_000)
     dwell = _scatter(
         n,
@@ -1088,7 +1024,7 @@ def _clean_events(
     item = sampler.sample(rng, taste)
     event_type = rng.choice(len(EVENT_TYPES), size=n, p=EVENT_TYPE_PROBABILITIES)
     # An impression is what the platform showed: mostly popular items whatever the user's taste.
-    exposure = (event_type == _IMPRESSION) & (rng.random(n) < EXPOSURE_SHARE)
+    exposure = (event_type == IMPRESSION) & (rng.random(n) < EXPOSURE_SHARE)
     item = np.where(exposure, sampler.sample_any(rng, n), item)
     return _EventBatch(
         seq=np.arange(n, dtype=np.int64),
@@ -1096,7 +1032,7 @@ def _clean_events(
         item=item,
         subinterest=world.item_subinterest[item],
         event_type=event_type,
-        ts_ms=day_start + rng.integers(0, _DAY_MS, n),
+        ts_ms=day_start + rng.integers(0, DAY_MS, n),
     )
 
 
@@ -1109,7 +1045,7 @@ def _bot_events(
     counts = rng.integers(low, high + 1, bots)
     bot_ids = [f"bot{number:06d}" for number in range(1, bots + 1)]
     owner = np.repeat(np.arange(bots), counts)
-    window = day_start + rng.integers(0, _DAY_MS - 60_000, bots)
+    window = day_start + rng.integers(0, DAY_MS - 60_000, bots)
     n = owner.size
     item = rng.integers(0, world.n_items, n)
     batch = _EventBatch(
@@ -1117,246 +1053,52 @@ def _bot_events(
         user_ids=pa.array(bot_ids, type=pa.string()).take(owner),
         item=item,
         subinterest=world.item_subinterest[item],
-        event_type=np.full(n, _CLICK, dtype=np.int64),
+        event_type=np.full(n, CLICK, dtype=np.int64),
         ts_ms=window[owner] + rng.integers(0, 60_000, n),
     )
     return batch, bot_ids
 
 
-_ABSENT: Final = object()
+def _land_events(
+    world: _World, day_index: int, day: date, replay: Replay | None
+) -> tuple[pa.Array, dict[str, Any], Replay]:
+    """All event lines of a day, shuffled, the dirt truth for them, and what the next day may replay.
 
-
-class _DirtWriter:
-    """Builds the Python-made dirty lines of one day, one defect per line."""
-
-    def __init__(
-        self,
-        world: _World,
-        rng: np.random.Generator,
-        clean: _EventBatch,
-        day_start: int,
-        ds_compact: str,
-        first_seq: int,
-    ) -> None:
-        """Remember the day's clean events to borrow users and items from."""
-        self.world = world
-        self.rng = rng
-        self.clean = clean
-        self.day_start = day_start
-        self.ds_compact = ds_compact
-        self.next_seq = first_seq
-        self._taste_rows: np.ndarray | None = None
-
-    def _timestamp(self, ts_ms: int) -> str | int:
-        """Half epoch milliseconds, half ISO-8601 with a random offset."""
-        if self.rng.random() < 0.5:
-            return int(ts_ms)
-        offset = int(self.rng.integers(0, len(TIMESTAMP_OFFSETS)))
-        return _iso_timestamp(ts_ms, offset, bool(self.rng.random() < 0.5))
-
-    def _query(self, sub: int) -> str:
-        """Two or three words of a sub-interest."""
-        vocabulary = self.world.vocabulary
-        start, length = int(vocabulary.sub_start[sub]), int(vocabulary.sub_length[sub])
-        picks = self.rng.choice(length, size=int(self.rng.integers(2, 4)), replace=False)
-        return " ".join(vocabulary.word_list[start + int(p)] for p in picks)
-
-    def event(self, event_type: int | None = None) -> dict[str, Any]:
-        """A fresh valid event modelled on a random clean event of the day.
-
-        An event of a given type copies a non-impression row: impressions are mostly exposure, so
-        their item says nothing of the user's taste, and a click or query must.
-        """
-        if event_type is None:
-            row = int(self.rng.integers(0, self.clean.seq.size))
-        else:
-            if self._taste_rows is None:
-                self._taste_rows = np.flatnonzero(self.clean.event_type != _IMPRESSION)
-            chosen = self._taste_rows
-            row = int(chosen[self.rng.integers(0, chosen.size)]) if chosen.size else 0
-        kind = int(self.clean.event_type[row]) if event_type is None else event_type
-        seq = self.next_seq
-        self.next_seq += 1
-        record: dict[str, Any] = {
-            "event_id": f"e{self.ds_compact}-{seq:09d}",
-            "user_id": self.clean.user_ids[row].as_py(),
-        }
-        if kind != _SEARCH:
-            record["item_id"] = f"i{int(self.clean.item[row]):06d}"
-        record["event_type"] = EVENT_TYPES[kind]
-        record["ts"] = self._timestamp(self.day_start + int(self.rng.integers(0, _DAY_MS)))
-        if kind == _DWELL:
-            record["dwell_ms"] = int(self.rng.integers(500, 120_000))
-        if kind == _SEARCH:
-            record["query"] = self._query(int(self.clean.subinterest[row]))
-        return record
-
-    def _non_search(self) -> int:
-        """A random event type that needs an item and has no dwell field."""
-        return int(self.rng.choice([0, 1, 2, 3, 4]))
-
-    def _set(self, record: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
-        """Set or (for `_ABSENT`) remove a key, keeping key order."""
-        if value is _ABSENT:
-            record.pop(key, None)
-        else:
-            record[key] = value
-        return record
-
-    def _choose(self, options: Sequence[Any]) -> Any:
-        """One of the options, uniformly."""
-        return options[int(self.rng.integers(0, len(options)))]
-
-    def line(self, kind: str) -> bytes:
-        """One dirty line of the given kind, without the trailing newline."""
-        if kind == "malformed_json":
-            return self._malformed()
-        if kind in ("missing_event_id", "missing_user_id"):
-            key = kind.removeprefix("missing_")
-            record = self._set(self.event(), key, self._choose([_ABSENT, None, ""]))
-        elif kind == "missing_item_id":
-            record = self.event(self._non_search())
-            record = self._set(record, "item_id", self._choose([_ABSENT, None, ""]))
-        elif kind == "unknown_event_type":
-            record = self.event(self._non_search())
-            value = self._choose(["hover", "CLICK?", "scroll", "view_v2", "", None, _ABSENT])
-            record = self._set(record, "event_type", value)
-        elif kind == "bad_timestamp":
-            value = self._choose(
-                [
-                    "yesterday",
-                    "2026-13-45T99:00:00Z",
-                    "not-a-date",
-                    "2026-02-30T10:00:00+00:00",
-                    "",
-                    None,
-                    "1764547200000",  # epoch ms as a string: the contract's epoch ms is a JSON number
-                    "20/11/2026 10:00",
-                    _ABSENT,
-                ]
-            )
-            record = self._set(self.event(), "ts", value)
-        elif kind == "bad_dwell_ms":
-            record = self.event(_DWELL)
-            record["dwell_ms"] = self._choose(["abc", -5, 1.5, -1200, "12s", 2.25])
-        elif kind == "future_timestamp":
-            day_end = self.day_start + _DAY_MS
-            low = FUTURE_MIN_HOURS_AFTER_DAY_END * _HOUR_MS
-            ts = day_end + int(self.rng.integers(low, 3 * 365 * _DAY_MS))
-            record = self._set(self.event(), "ts", self._timestamp(ts))
-        elif kind == "stale_timestamp":
-            low = STALE_MIN_DAYS_BEFORE_DAY_START * _DAY_MS
-            ts = self.day_start - int(self.rng.integers(low, 8 * 365 * _DAY_MS))
-            record = self._set(self.event(), "ts", self._timestamp(ts))
-        elif kind == "late":
-            low, high = LATE_HOURS
-            ts = self.day_start - int(self.rng.integers(low * _HOUR_MS, high * _HOUR_MS + 1))
-            record = self._set(self.event(), "ts", self._timestamp(ts))
-        elif kind == "invalid_utf8_text":
-            record = self.event(_SEARCH)
-            words = record["query"].split(" ")
-            record["query"] = "\x00QUERY\x00"
-            bad = self._choose([b"\xff", b"\xe9", b"\xc3\x28", b"\xed\xa0\x80", b"\x80\x80"])
-            query = words[0].encode() + bad + b" " + " ".join(words[1:]).encode()
-            return _dumps(record).replace(b"\\u0000QUERY\\u0000", query)
-        else:
-            raise ValueError(f"unknown dirt kind {kind!r}; allowed: {', '.join(DIRT_KINDS)}")
-        return _dumps(record)
-
-    def _malformed(self) -> bytes:
-        """A line no JSON parser accepts as an object (even after UTF-8 replacement)."""
-        variant = int(self.rng.integers(0, 4))
-        record = self.event()
-        text = _dumps(record)
-        if variant == 0:  # truncated object; the cut keeps the unique event id
-            return text[: int(self.rng.integers(34, len(text) - 1))]
-        if variant == 1:  # garbage
-            token = record["event_id"]
-            return self._choose(
-                [
-                    f"<html><body>502 Bad Gateway {token}</body></html>",
-                    f"ERROR {token} connection reset by peer",
-                    f"event_id={token} user_id={record['user_id']} type=click",
-                ]
-            ).encode()
-        if variant == 2:  # valid JSON, but not an object
-            if self.rng.random() < 0.5:
-                return json.dumps([record["event_id"], record["user_id"], "click"]).encode()
-            return str(10**12 + self.next_seq).encode()
-        # a semicolon for a comma breaks the structure (invalid bytes would make it invalid_utf8)
-        return text.replace(b',"user_id"', b';"user_id"', 1)
-
-
-def _dumps(record: dict[str, Any]) -> bytes:
-    """Compact JSON bytes of a record."""
-    return json.dumps(record, separators=(",", ":")).encode()
-
-
-def _split_evenly(rng: np.random.Generator, total: int, kinds: int) -> np.ndarray:
-    """Split `total` into `kinds` counts that differ by at most one, remainder at random."""
-    counts = np.full(kinds, total // kinds, dtype=np.int64)
-    counts[rng.choice(kinds, size=total % kinds, replace=False)] += 1
-    return counts
-
-
-def _land_events(world: _World, day_index: int, day: date) -> tuple[pa.Array, dict[str, Any]]:
-    """All event lines of a day, shuffled, and the dirt truth for them."""
+    ``replay`` holds clean lines of the previous day (None on the first day of the range); some of
+    them land again today as ``replayed`` dirt (see `interests.synthetic.dirt`).
+    """
     config = world.config
-    day_start = _epoch_ms(day)
+    day_start = epoch_ms(day)
     ds_compact = day.strftime("%Y%m%d")
     rng = _rng(config.seed, _STREAM_EVENTS, day_index)
-    dirt_rng = _rng(config.seed, _STREAM_DIRT, day_index)
 
     clean = _clean_events(world, rng, day_start, world.item_sampler(day_index))
     clean_lines = _render_events(world, rng, clean, ds_compact)
     n_clean = clean.seq.size
-
-    n_dirt = round(config.dirt_rate * n_clean)
-    counts = dict(zip(DIRT_KINDS, _split_evenly(dirt_rng, n_dirt, len(DIRT_KINDS)).tolist()))
-    writer = _DirtWriter(world, dirt_rng, clean, day_start, ds_compact, first_seq=n_clean)
-    dirty: list[bytes] = []
-    for kind in DIRT_KINDS:
-        if kind != "duplicate":
-            dirty.extend(writer.line(kind) + b"\n" for _ in range(counts[kind]))
-    duplicate_rows = dirt_rng.choice(n_clean, size=counts["duplicate"], replace=False)
-    duplicates = clean_lines.take(np.sort(duplicate_rows))
+    dirt = plant_dirt(
+        _rng(config.seed, _STREAM_DIRT, day_index),
+        world.vocabulary,
+        clean,
+        clean_lines,
+        day_start,
+        ds_compact,
+        first_seq=n_clean,
+        dirt_rate=config.dirt_rate,
+        replay=replay,
+    )
+    kept = keep_for_replay(_rng(config.seed, _STREAM_REPLAY, day_index), day, clean_lines, config.dirt_rate)
 
     bot_rng = _rng(config.seed, _STREAM_BOTS, day_index)
-    bots, bot_ids = _bot_events(world, bot_rng, day_start, first_seq=writer.next_seq)
+    bots, bot_ids = _bot_events(world, bot_rng, day_start, first_seq=dirt.next_seq)
     bot_lines = _render_events(world, bot_rng, bots, ds_compact)
 
     lines = pa.concat_arrays(
-        [
-            clean_lines.cast(pa.large_binary()),
-            pa.array(dirty, type=pa.large_binary()),
-            duplicates.cast(pa.large_binary()),
-            bot_lines.cast(pa.large_binary()),
-        ]
+        [clean_lines.cast(pa.large_binary()), dirt.lines, bot_lines.cast(pa.large_binary())]
     )
     shuffle = _rng(config.seed, _STREAM_SHUFFLE, day_index).permutation(len(lines))
     lines = lines.take(shuffle)
-
-    rejected = {reason: 0 for reason in REJECTION_REASONS}
-    for kind, reason in REJECTION_REASON_BY_KIND.items():
-        rejected[reason] += counts[kind]
-    rejected[BOT_REJECTION_REASON] = bots.seq.size
-    injected = {kind: counts[kind] for kind in DIRT_KINDS}
-    injected[BOT_REJECTION_REASON] = bots.seq.size
-    truth = {
-        "ds": day.isoformat(),
-        "raw_lines": len(lines),
-        "expected_clean": n_clean + sum(counts[kind] for kind in CLEAN_DIRT_KINDS),
-        "expected_duplicates": counts["duplicate"],
-        # Only reasons that occur, like a cleaner's group-by; `injected` lists every kind.
-        "expected_rejected": {reason: count for reason, count in rejected.items() if count},
-        "injected": injected,
-        "bot_user_ids": bot_ids,
-    }
-    if truth["raw_lines"] != (
-        truth["expected_clean"] + truth["expected_duplicates"] + sum(rejected.values())
-    ):
-        raise AssertionError(f"dirt accounting is off for {day}: {truth}")
-    return lines, truth
+    truth = dirt_truth(day, len(lines), n_clean, dirt, bot_ids, bots.seq.size)
+    return lines, truth, kept
 
 
 # --------------------------------------------------------------------------------------
@@ -1409,11 +1151,15 @@ def _generate_day(
     landing_root: Path,
     truth_root: Path,
     on_day: Callable[[DayReport], None] | None,
-) -> DayReport:
-    """Write one day's landing files and truth; only this day's events are in memory."""
+    replay: Replay | None,
+) -> tuple[DayReport, Replay]:
+    """Write one day's landing files and truth; return its report and what the next day may replay.
+
+    Only this day's events are in memory, and a small sample of the previous day's (``replay``).
+    """
     config = world.config
     started = time.perf_counter()
-    day_start = _epoch_ms(day)
+    day_start = epoch_ms(day)
     if day_index > 0:
         _drift_interests(world, day_index)
 
@@ -1422,7 +1168,7 @@ def _generate_day(
     text_lines = _land_user_texts(world, day_index, day_start)
     _write_lines(user_texts_path(landing_root, day), text_lines)
 
-    event_lines, dirt = _land_events(world, day_index, day)
+    event_lines, dirt, kept = _land_events(world, day_index, day, replay)
     # A rerun with the other events format must not leave both files behind.
     events_path(landing_root, day, not config.gzip_events).unlink(missing_ok=True)
     _write_lines(
@@ -1451,7 +1197,7 @@ def _generate_day(
     logger.debug("generated %s", report.summary())
     if on_day is not None:
         on_day(report)
-    return report
+    return report, kept
 
 
 def generate_landing(
@@ -1465,10 +1211,11 @@ def generate_landing(
     started = time.perf_counter()
     with _fast_memory_pool():
         world = _build_world(config)
-        reports = [
-            _generate_day(world, day_index, day, landing_root, truth_root, on_day)
-            for day_index, day in enumerate(config.day_dates())
-        ]
+        reports: list[DayReport] = []
+        replay: Replay | None = None  # the first day has no day before it to replay
+        for day_index, day in enumerate(config.day_dates()):
+            report, replay = _generate_day(world, day_index, day, landing_root, truth_root, on_day, replay)
+            reports.append(report)
         _write_parquet(truth_items_path(truth_root), _item_table(world))
     return GenerationReport(
         config=config,
