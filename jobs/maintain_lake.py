@@ -25,7 +25,8 @@ def maintain(context: JobContext) -> dict[str, int]:
     settings = context.config.maintenance
     tables = maintain_lake(context.lake, context.ds, settings, dry_run=settings.dry_run)
     counts = {f"{name}.{key}": value for name, figures in tables.items() for key, value in figures.items()}
-    for key in ("files_compacted", "files_vacuumed", "bytes_vacuumed"):
+    for key in ("files_compacted", "files_vacuumed", "bytes_vacuumed", "rows_repeating_a_key",
+                "rows_past_retention"):
         counts[f"total.{key}"] = sum(figures[key] for figures in tables.values())
     counts["total.tables"] = len(tables)
     counts["total.dry_run"] = int(settings.dry_run)

@@ -52,6 +52,23 @@ def test_write_partition_replaces_exactly_one_ds(lake):
     assert lake.version(SPEC) == 3 and lake.exists(SPEC)
 
 
+def test_a_write_returns_its_own_version_when_another_writer_commits_right_after(lake, monkeypatch):
+    import deltalake
+
+    lake.write_partition(SPEC, DAY_1, rejected(DAY_1, [("a", "1")]))  # version 1
+    real_write = deltalake.write_deltalake
+    other = Lake(lake.root)
+
+    def write_then_another_commits(*args, **kwargs):
+        real_write(*args, **kwargs)  # this writer's commit: version 2
+        monkeypatch.setattr(deltalake, "write_deltalake", real_write)
+        assert other.write_partition(SPEC, DAY_3, rejected(DAY_3, [("z", "0")])) == 3  # before the first looks
+
+    monkeypatch.setattr(deltalake, "write_deltalake", write_then_another_commits)
+    assert lake.write_partition(SPEC, DAY_2, rejected(DAY_2, [("b", "2")])) == 2
+    assert lake.version(SPEC) == 3
+
+
 def test_logged_rows_count_a_partition_at_a_version_from_the_delta_log(lake):
     assert lake.logged_rows(SPEC) is None  # no table yet
     lake.write_partition(SPEC, DAY_1, rejected(DAY_1, [("a", "1"), ("a", "2")]))

@@ -18,6 +18,7 @@ and readers that need no Spark read what either wrote with delta-rs (``read``).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import UTC, datetime
@@ -67,6 +68,50 @@ def _sorted_by_key(spec: TableSpec, data: pa.Table) -> pa.Table:
     if data.num_rows < 2:
         return data
     return data.sort_by([(name, "ascending") for name in spec.key])
+
+
+class _TaggedCommit:
+    """One delta-rs commit of this process, tagged so its version is found even if others commit too.
+
+    Reading the table's version after a commit can name another writer's later commit (two writers
+    on different days of one table both reported version 4); the commit's own info names its tag.
+    """
+
+    KEY = "interests.write_id"
+
+    def __init__(self, path: Path | str, version_before: int | None = None):
+        import uuid
+
+        from deltalake import DeltaTable
+        from deltalake.transaction import CommitProperties
+
+        self.path = str(path)
+        self.before = DeltaTable(self.path).version() if version_before is None else version_before
+        self.write_id = uuid.uuid4().hex
+        self.properties = CommitProperties(custom_metadata={self.KEY: self.write_id})
+
+    def version(self) -> int:
+        """The version this commit became (searched among the commits made since it began).
+
+        A local table's log files are read by name: delta-rs' ``history()`` numbers the commits it
+        lists from the version the table was loaded at, so a commit landing between the load and the
+        listing shifted every number by one (CI: two writers on different days both reported 2).
+        """
+        from deltalake import DeltaTable
+
+        if is_local(self.path):
+            log = Path(self.path) / "_delta_log"
+            commits = sorted((int(f.stem), f) for f in log.glob("*.json") if f.stem.isdigit() and int(f.stem) > self.before)
+            for version, path in commits:
+                for line in path.read_text().splitlines():
+                    if self.write_id in line and json.loads(line).get("commitInfo", {}).get(self.KEY) == self.write_id:
+                        return version
+        else:
+            table = DeltaTable(self.path)
+            for commit in table.history(limit=max(table.version() - self.before, 1)):
+                if commit.get(self.KEY) == self.write_id:
+                    return int(commit["version"])
+        raise LookupError(f"{self.path}: commit {self.write_id} not in the log after version {self.before}")
 
 
 class Lake:
@@ -170,11 +215,12 @@ class Lake:
             return DeltaTable(str(self.path(spec))).version()
         # Rows are conformed to the catalog schema, so "merge" only ever adds the columns a newer
         # catalog declares to a table an older release created; it never lets stray columns in.
+        commit = _TaggedCommit(self.path(spec))
         write_deltalake(
             str(self.path(spec)), _sorted_by_key(spec, table), mode=mode, predicate=predicate,
-            partition_by=list(spec.partition_by), schema_mode="merge",
+            partition_by=list(spec.partition_by), schema_mode="merge", commit_properties=commit.properties,
         )
-        version = DeltaTable(str(self.path(spec))).version()
+        version = commit.version()
         logger.info("%s: wrote %d rows (%s), version %d", spec.name, table.num_rows, predicate or "append", version)
         return version
 
@@ -238,14 +284,15 @@ class Lake:
                 if other.suffix != ".parquet":
                     other.unlink()  # _SUCCESS and checksum files: not data
             table = DeltaTable(str(self.path(spec)))
+            commit = _TaggedCommit(self.path(spec), table.version())
             table.create_write_transaction(
                 actions, mode="overwrite", schema=table.schema(), partition_by=list(spec.partition_by),
-                partition_filters=[("ds", "=", ds)],
+                partition_filters=[("ds", "=", ds)], commit_properties=commit.properties,
             )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        version = DeltaTable(str(self.path(spec))).version()
+        version = commit.version()
         logger.info("%s: the executors wrote %d rows in %d files (ds = '%s'), version %d",
                     spec.name, rows, len(actions), ds, version)
         return version
@@ -394,6 +441,70 @@ class Lake:
         logger.info("%s: compacted %d files into %d (%s)", spec.name, result["files_removed"], result["files_added"],
                     filters or "whole table")
         return result
+
+    def delete_days_before(self, spec: TableSpec, ds: str, dry_run: bool = False) -> int:
+        """Delete the ds partitions before ``ds`` in one commit (none when there are none); return their rows.
+
+        The files stay for the versions that read them until vacuum removes them.
+        """
+        validate_ds(ds)
+        if spec.partition_by != ("ds",):
+            raise ValueError(f"{spec.name} is partitioned by {spec.partition_by}, not ds")
+        if not self.exists(spec):
+            return 0
+        rows = self.read(spec, columns=["ds"], filters=[("ds", "<", ds)]).num_rows
+        if rows == 0 or dry_run:
+            return rows
+        if self.engine == "delta-spark":
+            self._require_spark().sql(f"DELETE FROM delta.`{self.path(spec)}` WHERE ds < '{ds}'").collect()
+        else:
+            from deltalake import DeltaTable
+
+            DeltaTable(str(self.path(spec))).delete(predicate=f"ds < '{ds}'")
+        logger.info("%s: deleted the %d rows of the days before %s", spec.name, rows, ds)
+        return rows
+
+    def drop_repeated_keys(self, spec: TableSpec, dry_run: bool = False) -> int:
+        """Keep one row per key in a table that is appended to (the encoding cache); return the rows dropped.
+
+        Two nights that encode the same new text at once (a backfill beside the nightly run) both append
+        it: the same key twice. Each partition holding a repeated key is rewritten without the later
+        copies (the row with the smallest other sortable values is kept: for the cache, the earliest
+        ``first_ds``) in one commit, so a reader sees the table before or after, never a key missing.
+        Only the key columns are read unless a key repeats.
+        """
+        if not spec.key or not self.exists(spec):
+            return 0
+        keys = self.read(spec, columns=list(spec.key))
+        counted = keys.group_by(list(spec.key)).aggregate([([], "count_all")])
+        repeated = counted.filter(pc.greater(counted.column("count_all"), 1))
+        if repeated.num_rows == 0:
+            return 0
+        dropped = int(pc.sum(repeated.column("count_all")).as_py()) - repeated.num_rows
+        logger.warning("%s: %d rows repeat %d keys", spec.name, dropped, repeated.num_rows)
+        if dry_run:
+            return dropped
+        parts = [column for column in spec.partition_by if column in spec.key]
+        for values in (repeated.select(parts).group_by(parts).aggregate([]).to_pylist() if parts else [{}]):
+            bounds = [(column, "=", value) for column, value in values.items()]
+            rows = self.read(spec, filters=bounds or None)
+            order = list(spec.key) + [
+                name for name in rows.column_names
+                if name not in spec.key and not pa.types.is_nested(rows.schema.field(name).type)
+            ]
+            rows = rows.sort_by([(name, "ascending") for name in order])
+            first = rows.append_column("_row", pa.array(range(rows.num_rows), pa.int64())).group_by(
+                list(spec.key), use_threads=False
+            ).aggregate([("_row", "min")])
+            kept = rows.take(first.column("_row_min")).select(spec.schema.names)
+            if any("'" in str(value) for value in values.values()):
+                raise ValueError(f"{spec.name}: cannot rewrite the partition {values!r}")
+            predicate = " AND ".join(f"{column} = '{value}'" for column, value in values.items()) or None
+            if self.engine == "delta-spark":
+                self._spark_write(spec, self._as_spark(spec, kept), predicate or "true")
+            else:
+                self._delta_rs_write(spec, conform(spec, kept), predicate=predicate or "true")
+        return dropped
 
     def vacuum(self, spec: TableSpec, retention_hours: int, dry_run: bool = False) -> list[str]:
         """Delete files no version younger than ``retention_hours`` reads; return them (only list them if dry_run).

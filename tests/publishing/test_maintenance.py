@@ -255,6 +255,79 @@ def test_a_dry_run_changes_nothing(lake):
     resolve_night(lake, OLD[0]).read(lake, ITEM_EMBEDDINGS)  # still readable
 
 
+# --- the quarantine's retention ---------------------------------------------------------------
+
+
+def _rejected(ds: str, rows: int) -> pa.Table:
+    return pa.table({"ds": [ds] * rows, "source": ["events"] * rows, "reason": ["malformed_json"] * rows,
+                     "raw_line": [f'{{"user_id": "raw-{ds}-{n}"' for n in range(rows)], "source_file": ["f"] * rows},
+                    schema=EVENTS_REJECTED.schema)
+
+
+def test_the_quarantine_keeps_its_days_and_deletes_older_raw_lines(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    for ds, rows in (("2026-10-01", 3), ("2026-10-20", 2), ("2026-10-21", 4), ("2026-11-19", 5)):
+        lake.write_partition(EVENTS_REJECTED, ds, _rejected(ds, rows))
+    before = lake.version(EVENTS_REJECTED)
+    settings = SETTINGS.model_copy(update={"quarantine_days": 30})  # 2026-10-21 .. 2026-11-19
+
+    dry = maintain_lake(lake, "2026-11-19", settings, dry_run=True)
+    assert dry["events_rejected"]["rows_past_retention"] == 5 and lake.version(EVENTS_REJECTED) == before
+    counts = maintain_lake(lake, "2026-11-19", settings)
+    assert counts["events_rejected"]["rows_past_retention"] == 5
+    assert sorted(set(lake.read(EVENTS_REJECTED).column("ds").to_pylist())) == ["2026-10-21", "2026-11-19"]
+    assert lake.read(EVENTS_REJECTED, version=before).num_rows == 14  # still there for time travel until vacuumed
+    assert maintain_lake(lake, "2026-11-19", settings)["events_rejected"]["rows_past_retention"] == 0
+    forever = maintain_lake(lake, "2026-11-19", settings.model_copy(update={"quarantine_days": None}))
+    assert forever["events_rejected"]["rows_past_retention"] == 0
+
+
+# --- the encoding cache written by two nights at once -------------------------------------------
+
+
+def _append_cache(root: str, first_ds: str, barrier) -> None:
+    """One night's encode_texts append (in its own process): the same new texts, its own first_ds."""
+    rows = _text_rows(50, 0).set_column(3, "first_ds", pa.array([first_ds] * 50))
+    barrier.wait()
+    Lake(root).append(TEXT_EMBEDDINGS, rows)
+
+
+def test_two_nights_appending_the_same_texts_at_once_leave_one_row_per_key_after_maintenance(tmp_path):
+    """A backfill night and the nightly run both encode the same 50 new texts and append them at once:
+    blind appends do not conflict, so each key is there twice; readers pick one (every copy is the same
+    text's vector) and maintenance rewrites the cache to one row per key, the earliest first_ds."""
+    import multiprocessing
+
+    from interests.hierarchy.tables import item_vectors
+
+    lake = Lake(tmp_path / "lake")
+    lake.append(TEXT_EMBEDDINGS, _text_rows(5, 100))  # texts cached by earlier nights
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    writers = [context.Process(target=_append_cache, args=(str(lake.root), ds, barrier))
+               for ds in ("2026-11-19", "2026-11-14")]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(120)
+    assert [writer.exitcode for writer in writers] == [0, 0]
+    cache = lake.read(TEXT_EMBEDDINGS)
+    assert cache.num_rows == 105  # 50 keys twice: what the fix below removes
+
+    items = pa.table({"text_hash": ["h0", "h49", "h100"]})
+    assert item_vectors(items, cache, "m1").shape == (3, 2)  # readers tolerate the copies
+
+    dry = maintain_lake(lake, "2026-11-19", SETTINGS, dry_run=True)
+    assert dry["text_embeddings"]["rows_repeating_a_key"] == 50 and lake.read(TEXT_EMBEDDINGS).num_rows == 105
+    counts = maintain_lake(lake, "2026-11-19", SETTINGS)
+    assert counts["text_embeddings"]["rows_repeating_a_key"] == 50
+    after = lake.read(TEXT_EMBEDDINGS)
+    assert after.num_rows == 55 and len(set(after.column("text_hash").to_pylist())) == 55
+    first_ds = dict(zip(after.column("text_hash").to_pylist(), after.column("first_ds").to_pylist(), strict=True))
+    assert {first_ds[f"h{n}"] for n in range(50)} == {"2026-11-14"}  # the earliest night's copy is kept
+    assert maintain_lake(lake, "2026-11-19", SETTINGS)["text_embeddings"]["rows_repeating_a_key"] == 0
+
+
 # --- delta-spark ------------------------------------------------------------------------------
 
 
@@ -278,3 +351,8 @@ def test_delta_spark_compacts_and_vacuums(spark, tmp_path):
     assert sum(1 for _ in Path(lake.path(EVENTS_REJECTED)).rglob("*.parquet")) == 1
     assert spark.conf.get("spark.databricks.delta.retentionDurationCheck.enabled") == "true"  # restored
     assert lake.read(EVENTS_REJECTED, ds=ds).num_rows == 8
+
+    lake.append(TEXT_EMBEDDINGS, _text_rows(3, 0))
+    lake.append(TEXT_EMBEDDINGS, _text_rows(4, 0))  # h0..h2 twice
+    assert lake.drop_repeated_keys(TEXT_EMBEDDINGS) == 3
+    assert sorted(lake.read(TEXT_EMBEDDINGS).column("text_hash").to_pylist()) == ["h0", "h1", "h2", "h3"]

@@ -21,9 +21,16 @@ rule keeps every file the last ``keep_nights`` published nights read:
 Compaction merges small files of the ds partitions of the ``compact_days`` days up to the run's ds
 (the nights since the last runs; each night writes a partition as many files, and ``stage_runs`` and
 ``pipeline_runs`` grow a file per write) and of whole tables not partitioned by ds (``text_embeddings``,
-one small append per night). It adds a version with the same rows; the replaced files are vacuumed by
+one small append per night). Before that, a key the cache holds twice (two nights that encoded the
+same new text at once, e.g. a backfill beside the nightly run) is dropped to one row, in one rewrite of
+its partition. Compaction adds a version with the same rows; the replaced files are vacuumed by
 a later run, once no kept night reads them. The run's ds partition is the newest it touches, so it
 never conflicts with the next night's write of ds + 1.
+
+The quarantine (``events_rejected``) keeps rejected lines as they landed, raw user ids included, so
+they can be replayed once fixed; it keeps only the ``quarantine_days`` days up to the run's ds. Older
+partitions are deleted in one commit, and their files go with the vacuum that no kept night stops
+(docs/decisions.md, "The quarantine keeps raw lines, for a while").
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from pathlib import Path
 
 from pyarrow import fs
 
-from interests.catalog import TABLES, TableSpec, is_local, validate_ds
+from interests.catalog import EVENTS_REJECTED, TABLES, TableSpec, is_local, validate_ds
 from interests.config import MaintenanceConfig
 from interests.lake import Lake
 from interests.publishing.nights import PublishedNight, published_nights
@@ -54,6 +61,8 @@ class TablePlan:
     compact_filters: list[tuple[str, str, str]] | None
     oldest_kept_version: int | None = None
     oldest_kept_commit: datetime | None = None
+    delete_before: str | None = None
+    """Partitions of days before this are deleted (the quarantine's retention), or none."""
 
 
 def kept_versions(nights: list[PublishedNight], keep_nights: int) -> dict[str, int]:
@@ -81,6 +90,13 @@ def compact_filters(spec: TableSpec, ds: str, compact_days: int) -> list[tuple[s
     return [("ds", ">=", first.isoformat()), ("ds", "<=", ds)]
 
 
+def quarantine_start(ds: str, quarantine_days: int | None) -> str | None:
+    """The first day the quarantine (events_rejected) keeps on a run for ds; None keeps every day."""
+    if quarantine_days is None:
+        return None
+    return (date.fromisoformat(validate_ds(ds)) - timedelta(days=quarantine_days - 1)).isoformat()
+
+
 def plan_maintenance(lake: Lake, ds: str, config: MaintenanceConfig, now: datetime | None = None) -> list[TablePlan]:
     """A plan per existing table of the catalog, from the published nights as they stand now."""
     now = now or datetime.now(UTC)
@@ -96,6 +112,7 @@ def plan_maintenance(lake: Lake, ds: str, config: MaintenanceConfig, now: dateti
             spec=spec, retention_hours=hours, log_retention_hours=max(hours, config.log_retention_hours),
             compact_filters=compact_filters(spec, ds, config.compact_days),
             oldest_kept_version=version, oldest_kept_commit=committed,
+            delete_before=quarantine_start(ds, config.quarantine_days) if spec.name == EVENTS_REJECTED.name else None,
         ))
     return plans
 
@@ -106,6 +123,10 @@ def maintain_table(lake: Lake, plan: TablePlan, dry_run: bool = False) -> dict[s
     live_before = lake.live_files(spec)
     stored_before = _stored_files(lake, spec)
     compacted = {"files_removed": 0, "files_added": 0}
+    # A table appended to rather than replaced by ds (the encoding cache) can hold a key twice when two
+    # nights ran at once; the rewrite that drops the copies comes before compaction merges its files.
+    repeated = lake.drop_repeated_keys(spec, dry_run=dry_run) if spec.partition_by != ("ds",) else 0
+    expired = lake.delete_days_before(spec, plan.delete_before, dry_run=dry_run) if plan.delete_before else 0
     if not dry_run:
         compacted = lake.compact(spec, plan.compact_filters)
     vacuumed = lake.vacuum(spec, plan.retention_hours, dry_run=dry_run)
@@ -121,6 +142,8 @@ def maintain_table(lake: Lake, plan: TablePlan, dry_run: bool = False) -> dict[s
         "files_stored_before": len(stored_before),
         "files_stored_after": len(stored_after),
         "files_vacuumed": len(vacuumed),
+        "rows_repeating_a_key": repeated,
+        "rows_past_retention": expired,
         "bytes_vacuumed": bytes_vacuumed,
         "retention_hours": plan.retention_hours,
         "log_retention_hours": plan.log_retention_hours,
