@@ -149,7 +149,8 @@ def learn(context: JobContext) -> dict[str, int]:
     context.metrics.update({
         "chosen.rank": float(chosen.rank), "chosen.regularization": chosen.regularization,
         "chosen.text_weight": chosen.text_weight, "chosen.half_life_days": chosen.half_life_days,
-        "text_mapping.cosine": quality["cosine"], "text_mapping.r2": quality["r2"],
+        "text_mapping.cosine": quality["cosine"], "text_mapping.cosine_mean_only": quality["cosine_mean_only"],
+        "text_mapping.r2": quality["r2"],
         "text_mapping.held_back": quality["held_back"],
         "alignment.shared_items": float(alignment.shared_items),
         "alignment.cosine_before": alignment.cosine_before, "alignment.cosine_after": alignment.cosine_after,

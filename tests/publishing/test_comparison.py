@@ -49,6 +49,28 @@ def test_evaluation_figures_keep_a_fraction_of_the_previous_nights(tonight, pass
     assert (check.check, check.passed) == ("user.recall_at_10_vs_previous", passed)
 
 
+USERS = "build_hierarchy.evaluation.users.report"
+
+
+@pytest.mark.parametrize(("users", "passed"), [(35, True), (600, False), (None, False)])
+def test_a_drop_within_the_noise_of_few_evaluated_users_passes(users, passed):
+    # 0.37 vs 0.56, the tiny-preset soak's refused night: over 35 users a night's recall@10 has a standard
+    # error up to ~0.08, so the drop (0.19) is within 3 standard errors of the difference (0.35); over 600
+    # users (0.085) it is not, nor when the nights do not say how many users they evaluated.
+    quality = QualityConfig(compared_metrics=[RECALL], min_metric_fraction=0.8, metric_noise_sigmas=3.0)
+    counts = {} if users is None else {USERS: users}
+    (check,) = evaluation_checks({RECALL: 0.37, **counts}, night(metrics={RECALL: 0.56, **counts}), quality)
+    assert check.passed is passed, check.detail
+    assert ("within" if passed else "beyond" if users else "0.4480)") in check.detail, check.detail
+
+
+def test_without_a_noise_allowance_the_fraction_alone_decides():
+    quality = QualityConfig(compared_metrics=[RECALL], min_metric_fraction=0.8, metric_noise_sigmas=0)
+    metrics = {RECALL: 0.37, USERS: 35}
+    (check,) = evaluation_checks(metrics, night(metrics={RECALL: 0.56, USERS: 35}), quality)
+    assert not check.passed and "standard errors" not in check.detail
+
+
 @pytest.fixture
 def two_nights(tmp_path, spark):
     build_published_lake(tmp_path / "lake", published=("2026-11-18", "2026-11-19"), failed=None)

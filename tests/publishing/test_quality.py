@@ -196,6 +196,29 @@ def test_conservation_check(counts, passed):
     assert (check.check, check.passed) == ("conservation", passed)
 
 
+EVENTS_OK = {"events.landing_lines": 10, "events.raw": 10, "events.clean": 9, "events.rejected": 1}
+
+
+@pytest.mark.parametrize(
+    ("counts", "passed"),
+    [
+        ({**EVENTS_OK, "items.landing_lines": 4, "items.raw": 4, "items.clean": 3, "items.rejected": 1,
+          "user_texts.landing_lines": 0, "user_texts.raw": 0, "user_texts.clean": 0, "user_texts.rejected": 0}, True),
+        # Spark lost an item line (or read one from a file that grew): the landing count disagrees.
+        ({**EVENTS_OK, "items.landing_lines": 5, "items.raw": 4, "items.clean": 3, "items.rejected": 1}, False),
+        ({**EVENTS_OK, "user_texts.raw": 4, "user_texts.clean": 2, "user_texts.rejected": 1}, False),
+        ({**EVENTS_OK, "user_texts.raw": 3, "user_texts.clean": 2, "user_texts.rejected": 1}, True),  # remote zone
+        (EVENTS_OK, True),  # counts recorded before the text sources were surveyed
+        ({"items.landing_lines": 1, "items.raw": 1, "items.clean": 1}, False),  # the events' counts are required
+    ],
+)
+def test_conservation_check_covers_items_and_user_texts(counts, passed):
+    check = conservation_check(counts)
+    assert (check.check, check.passed) == ("conservation", passed)
+    for source in ("items", "user_texts"):
+        assert (f"{source}: " in check.detail) == (f"{source}.raw" in counts)
+
+
 def test_checks_json_round_trips():
     checks = [min_rows_check("topics", 3, 1), conservation_check({"events.raw": 1})]
     decoded = json.loads(checks_json(checks))

@@ -64,6 +64,7 @@ def evaluation_lines(metrics: dict[str, float]) -> list[str]:
         lines += ["", "  chosen: " + ", ".join(
             f"{key.split('.', 2)[-1]}={value:g}" for key, value in sorted(tuning.items()) if ".chosen." in key)]
         lines.append("  text -> behaviour mapping on held-back items: "
-                     f"cosine {tuning.get('learn_behaviour.text_mapping.cosine', float('nan')):.3f}, "
+                     f"cosine {tuning.get('learn_behaviour.text_mapping.cosine', float('nan')):.3f} "
+                     f"(the mean factors alone {tuning.get('learn_behaviour.text_mapping.cosine_mean_only', float('nan')):.3f}), "
                      f"R^2 {tuning.get('learn_behaviour.text_mapping.r2', float('nan')):.3f}")
     return lines

@@ -178,22 +178,32 @@ def weight_sum_check(table_name: str, figures: Mapping[str, Any], tolerance: flo
     return QualityCheck(table_name, "weights_sum_to_one", worst <= tolerance, f"max |sum-1| = {worst:.2e}")
 
 
-def conservation_check(stage_counts: dict[str, int]) -> QualityCheck:
-    """landing lines = raw = clean + duplicate + rejected for the night's events.
+CONSERVED_SOURCES = ("events", "items", "user_texts")
+"""Landing sources whose lines the cleaning job counts: each obeys landing lines = raw = clean + duplicate + rejected."""
 
-    ``events.landing_lines`` is counted from the landing files' bytes, apart from Spark (see
+
+def conservation_check(stage_counts: dict[str, int]) -> QualityCheck:
+    """landing lines = raw = clean + duplicate + rejected for the night's events, items and user texts.
+
+    ``<source>.landing_lines`` is counted from the landing files' bytes, apart from Spark (see
     ``landing.survey_landing_files``), so a line Spark dropped or invented fails the check; raw =
-    clean + duplicate + rejected holds by construction of the classifier. A remote landing zone is
-    not surveyed: without ``events.landing_lines`` only the second equation is checked, and the
-    detail says so.
+    clean + duplicate + rejected holds by construction of the classifiers. A remote landing zone is
+    not surveyed: without ``<source>.landing_lines`` only the second equation is checked, and the
+    detail says so. The events' counts must be there; items and user texts are checked when their
+    ``<source>.raw`` is (counts recorded before they were surveyed have none).
     """
-    raw = stage_counts.get("events.raw", -1)
-    parts = sum(stage_counts.get(f"events.{name}", 0) for name in ("clean", "duplicate", "rejected"))
-    landing = stage_counts.get("events.landing_lines")
-    passed = raw >= 0 and raw == parts and (landing is None or landing == raw)
-    counted = "not counted (remote landing zone)" if landing is None else str(landing)
-    detail = f"landing lines {counted} vs raw {raw} vs clean+duplicate+rejected {parts}"
-    return QualityCheck("events_clean", "conservation", passed, detail)
+    passed, details = True, []
+    for source in CONSERVED_SOURCES:
+        if source != "events" and f"{source}.raw" not in stage_counts:
+            continue
+        raw = stage_counts.get(f"{source}.raw", -1)
+        parts = sum(stage_counts.get(f"{source}.{name}", 0) for name in ("clean", "duplicate", "rejected"))
+        landing = stage_counts.get(f"{source}.landing_lines")
+        passed = passed and raw >= 0 and raw == parts and (landing is None or landing == raw)
+        counted = "not counted (remote landing zone)" if landing is None else str(landing)
+        prefix = "" if source == "events" else f"; {source}: "
+        details.append(f"{prefix}landing lines {counted} vs raw {raw} vs clean+duplicate+rejected {parts}")
+    return QualityCheck("events_clean", "conservation", passed, "".join(details))
 
 
 def checks_json(checks: list[QualityCheck]) -> str:
