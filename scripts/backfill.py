@@ -6,13 +6,16 @@
 1. Parses the DAGs into the metadata DB (``airflow dags reserialize``) of the project-local
    ``AIRFLOW_HOME`` (``scripts/airflow.sh`` chooses it), refusing to go on if a scheduler already
    runs there (`make airflow`: create the backfill in its UI, or stop it first).
-2. Starts an api-server (127.0.0.1, a free port: the tasks' Execution API), a scheduler and a
-   dag-processor in the background. The scheduler runs with ``[scheduler] use_job_schedule`` off:
-   Airflow 3 runs a backfill only for an unpaused DAG, and unpausing must not start a scheduled night.
-3. Unpauses ``interests_nightly`` and runs ``airflow backfill create --dag-id interests_nightly
+2. Unpauses ``interests_nightly`` and runs ``airflow backfill create --dag-id interests_nightly
    --from-date START --to-date END --max-active-runs 1 --reprocess-behavior REPROCESS``: one night at a
-   time, oldest first (each night folds the nights before it).
-4. Waits until every night it created has ended, prints each day's state and the verdict of
+   time, oldest first (each night folds the nights before it). This comes before any other Airflow
+   process starts: reprocessing clears the days' task instances, which on sqlite raced the scheduler.
+3. Starts an api-server (127.0.0.1, a free port: the tasks' Execution API) and, once it answers, a
+   scheduler and a dag-processor in the background (tasks queued before the API answered failed
+   their first try). The scheduler runs with ``[scheduler] use_job_schedule`` off:
+   Airflow 3 runs a backfill only for an unpaused DAG, and unpausing must not start a scheduled night.
+4. Waits until every night it created has ended and the scheduler has marked the backfill completed
+   (an open backfill makes Airflow refuse the next one), prints each day's state and the verdict of
    ``interests check-night`` (the night published its tables), pauses the DAG again if it was paused,
    and stops what it started (also on Ctrl-C or a timeout). Exit 0 only if every night succeeded.
 
@@ -153,6 +156,38 @@ def attempted_days(env: dict[str, str], create_args: list[str]) -> list[str]:
     return sorted(set(re.findall(r"(\d{4}-\d{2}-\d{2})[ T]00:00:00", dry.stdout.split("Runs to be attempted")[-1])))
 
 
+# The open (not yet completed) backfills of the DAG, from the metadata DB (the CLI has no `backfill list`).
+OPEN_BACKFILLS = f"""
+from sqlalchemy import func, select
+from airflow.models.backfill import Backfill
+from airflow.utils.session import create_session
+with create_session() as session:
+    print(session.scalar(select(func.count()).where(Backfill.dag_id == {DAG_ID!r}, Backfill.completed_at.is_(None))))
+"""
+
+
+def open_backfills(env: dict[str, str]) -> int:
+    result = subprocess.run([sys.executable, "-c", OPEN_BACKFILLS], env=env, cwd=PROJECT_HOME,
+                            capture_output=True, text=True, check=True)
+    return int(result.stdout.strip().splitlines()[-1])
+
+
+def wait_until_completed(env: dict[str, str], components: Components, timeout: float = 180) -> None:
+    """Keep the scheduler up until it marks the backfill completed (it checks every 30 s).
+
+    Stopping it as soon as the runs end left the backfill open, and Airflow refuses a new backfill of
+    the DAG while one is open ("Another backfill is running"): the next `make backfill` failed.
+    """
+    deadline = time.monotonic() + timeout
+    while open_backfills(env):
+        components.check_alive()
+        if time.monotonic() > deadline:
+            log(f"the scheduler has not marked the backfill completed within {timeout:.0f} s")
+            return
+        time.sleep(5)
+    log("the backfill is marked completed")
+
+
 def check_night(env: dict[str, str], day: str, since: str | None) -> tuple[bool, str]:
     args = [sys.executable, "-m", "interests", "check-night", "--ds", day] + (["--since", since] if since else [])
     result = subprocess.run(args, env=env, cwd=PROJECT_HOME, capture_output=True, text=True, check=False)
@@ -211,14 +246,19 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     states: dict[str, str] = {}
     try:
-        components.start("api-server", "api-server", "--port", str(port))
-        components.start("scheduler", "scheduler")
-        components.start("dag-processor", "dag-processor")
-        wait_for_api(port, components)
+        # The backfill is created before the scheduler starts: with --reprocess-behavior completed it
+        # clears the days' task instances, and on sqlite that raced the scheduler's own writes
+        # ("database is locked") and left a half-created backfill.
         if attempted:
             airflow(env, "dags", "unpause", DAG_ID)
             log(f"airflow {' '.join(create)}")
             airflow(env, *create)
+        # The scheduler starts once the api-server answers: a task it queued before failed its first try
+        # (the Execution API refused the connection) and waited out a retry delay.
+        components.start("api-server", "api-server", "--port", str(port))
+        wait_for_api(port, components)
+        components.start("scheduler", "scheduler")
+        components.start("dag-processor", "dag-processor")
         deadline = time.monotonic() + timeout
         while attempted:
             components.check_alive()
@@ -232,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"ds={day}: {state}")
                     states[day] = state
             if all(states.get(day) in FINISHED for day in attempted):
+                wait_until_completed(env, components)
                 break
             if time.monotonic() > deadline:
                 log(f"timed out after {timeout / 3600:.1f} h; stopping")

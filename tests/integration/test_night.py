@@ -99,7 +99,12 @@ def test_row_counts_add_up(night):
     assert stage["clean_events.events.raw"] == dirt["raw_lines"]
     assert first["events_clean"].num_rows == dirt["expected_clean"]
     assert duplicates == dirt["expected_duplicates"]
+    # DS lands a replayed file of PREVIOUS_DS (cleaned the night before): earlier-day duplicates, never clean.
+    assert dirt["expected_duplicates_earlier_day"] > 0
+    assert stage.get("clean_events.events.duplicate.earlier_day", 0) == dirt["expected_duplicates_earlier_day"]
+    assert stage.get("clean_events.events.duplicate.same_day", 0) == dirt["expected_duplicates_same_day"]
     reasons = events_rejected.group_by("reason").aggregate([("reason", "count")]).to_pylist()
+    assert any(reason.startswith("wrong_type_") for reason in dirt["expected_rejected"])  # exact per reason below
     assert {row["reason"]: row["reason_count"] for row in reasons} == dirt["expected_rejected"]
     assert run["status"] == "published" and run["quality_passed"]
 
