@@ -49,6 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from interests.catalog import landing_path
 from interests.synthetic.contract import (
     CLICK,
     DAY_MS,
@@ -337,17 +338,17 @@ class GenerationReport:
 def events_path(landing_root: Path, ds: date, gzip_events: bool) -> Path:
     """Path of the one events file of a day."""
     suffix = ".gz" if gzip_events else ""
-    return landing_root / "events" / f"ds={ds.isoformat()}" / f"{_PART_NAME}{suffix}"
+    return Path(landing_path(landing_root, "events", ds.isoformat())) / f"{_PART_NAME}{suffix}"
 
 
 def items_path(landing_root: Path, ds: date) -> Path:
     """Path of the one item catalog file of a day."""
-    return landing_root / "items" / f"ds={ds.isoformat()}" / _PART_NAME
+    return Path(landing_path(landing_root, "items", ds.isoformat())) / _PART_NAME
 
 
 def user_texts_path(landing_root: Path, ds: date) -> Path:
     """Path of the one user text file of a day."""
-    return landing_root / "user_texts" / f"ds={ds.isoformat()}" / _PART_NAME
+    return Path(landing_path(landing_root, "user_texts", ds.isoformat())) / _PART_NAME
 
 
 def truth_items_path(truth_root: Path) -> Path:
