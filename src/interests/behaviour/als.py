@@ -61,8 +61,16 @@ def split_at(engagements: DataFrame, split_start: datetime) -> tuple[DataFrame, 
 
 
 def ratings(engagements: DataFrame) -> DataFrame:
-    """user_id, item_id, rating (the sum of the pair's event-type weights)."""
-    return engagements.groupBy("user_id", "item_id").agg(F.sum("base_weight").alias("rating"))
+    """user_id, item_id, rating (the sum of the pair's event-type weights, smallest first).
+
+    Not ``F.sum``: a shuffle merges the partial sums of a pair in the order their blocks arrive, and
+    floating point addition depends on order (0.1 + 1.0 + 0.1 is not 0.1 + 0.1 + 1.0), so a rerun's
+    ratings, and through ALS its item factors, differed in the last bit. Adding the sorted weights
+    gives one result whatever the partitions.
+    """
+    weights = F.array_sort(F.collect_list(F.col("base_weight").cast("double")))
+    rating = F.aggregate(weights, F.lit(0.0).cast("double"), lambda total, weight: total + weight)
+    return engagements.groupBy("user_id", "item_id").agg(rating.alias("rating"))
 
 
 def _dense_index(frame: DataFrame, column: str) -> DataFrame:
