@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from interests.synthetic import cli
+from interests.synthetic.config import PRESETS, SyntheticConfig
 from interests.synthetic.contract import epoch_ms
 from interests.synthetic.dirt import (
     BOT_REJECTION_REASON,
@@ -33,19 +34,19 @@ from interests.synthetic.dirt import (
     keep_for_replay,
     plant_dirt,
 )
-from interests.synthetic.generator import (
-    EVENT_TYPE_PROBABILITIES,
-    EVENT_TYPES,
-    PRESETS,
-    GenerationReport,
-    SyntheticConfig,
+from interests.synthetic.files import (
     events_path,
-    generate_landing,
     items_path,
     truth_dirt_path,
     truth_items_path,
     truth_user_interests_path,
     user_texts_path,
+)
+from interests.synthetic.generator import (
+    EVENT_TYPE_PROBABILITIES,
+    EVENT_TYPES,
+    GenerationReport,
+    generate_landing,
 )
 from interests.synthetic.vocabulary import (
     FILLER_WORDS,

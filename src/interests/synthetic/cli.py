@@ -16,12 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from interests.errors import EXIT_BAD_INPUT
-from interests.synthetic.generator import (
-    PRESETS,
-    DayReport,
-    SyntheticConfig,
-    generate_landing,
-)
+from interests.synthetic.config import PRESETS, SyntheticConfig
+from interests.synthetic.generator import DayReport, generate_landing
 
 logger = logging.getLogger(__name__)
 
