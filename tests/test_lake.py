@@ -339,3 +339,20 @@ def test_a_dataframe_row_of_another_ds_fails_the_write_and_leaves_the_partition(
     assert lake.version(SPEC) == version
     assert [row["reason"] for row in content(lake, DAY_1)] == ["before"]
     assert not list(Path(lake.path(SPEC)).rglob("write-*"))  # the failed write's files are gone
+
+
+def test_a_commit_is_found_by_its_tag_in_the_log_of_a_storage_uri(tmp_path):
+    """A URI lake (here file://) reads the commit files through pyarrow's filesystem for the URI."""
+    from deltalake import write_deltalake
+
+    from interests.lake import _TaggedCommit
+
+    uri = (tmp_path / "table").as_uri()
+    rows = pa.table({"x": [1]})
+    write_deltalake(uri, rows)  # version 0
+    mine = _TaggedCommit(uri)
+    write_deltalake(uri, rows, mode="append", commit_properties=mine.properties)  # version 1
+    write_deltalake(uri, rows, mode="append")  # another writer, before this one looks: version 2
+    assert mine.version() == 1
+    with pytest.raises(LookupError, match="not in the log after version 2"):
+        _TaggedCommit(uri).version()  # tagged, never committed

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyarrow import fs
 
 from interests.catalog import TableSpec, is_local, validate_ds
 from interests.errors import InterestsError
@@ -91,27 +92,34 @@ class _TaggedCommit:
         self.properties = CommitProperties(custom_metadata={self.KEY: self.write_id})
 
     def version(self) -> int:
-        """The version this commit became (searched among the commits made since it began).
+        """The version this commit became: the first log entry after ``before`` that carries its tag.
 
-        A local table's log files are read by name: delta-rs' ``history()`` numbers the commits it
-        lists from the version the table was loaded at, so a commit landing between the load and the
-        listing shifted every number by one (CI: two writers on different days both reported 2).
+        The commit files ``_delta_log/<version>.json`` are read by name, one after another, never
+        through delta-rs' ``history()``: that numbers the commits it lists from the version the table
+        was loaded at, so a commit landing between the load and the listing shifted every number by one
+        (CI: two writers on different days both reported 2). The same for a local folder and a storage
+        URI (pyarrow's filesystem for it, credentials from the environment as delta-rs takes them).
         """
-        from deltalake import DeltaTable
-
-        if is_local(self.path):
-            log = Path(self.path) / "_delta_log"
-            commits = sorted((int(f.stem), f) for f in log.glob("*.json") if f.stem.isdigit() and int(f.stem) > self.before)
-            for version, path in commits:
-                for line in path.read_text().splitlines():
-                    if self.write_id in line and json.loads(line).get("commitInfo", {}).get(self.KEY) == self.write_id:
-                        return version
-        else:
-            table = DeltaTable(self.path)
-            for commit in table.history(limit=max(table.version() - self.before, 1)):
-                if commit.get(self.KEY) == self.write_id:
-                    return int(commit["version"])
+        filesystem, root = location_filesystem(self.path)
+        version = self.before + 1
+        while True:
+            try:
+                with filesystem.open_input_stream(f"{root}/_delta_log/{version:020d}.json") as stream:
+                    entries = stream.read().decode("utf-8")
+            except FileNotFoundError:
+                break  # past the newest commit
+            for line in entries.splitlines():
+                if self.write_id in line and json.loads(line).get("commitInfo", {}).get(self.KEY) == self.write_id:
+                    return version
+            version += 1
         raise LookupError(f"{self.path}: commit {self.write_id} not in the log after version {self.before}")
+
+
+def location_filesystem(location: Path | str) -> tuple[fs.FileSystem, str]:
+    """A pyarrow filesystem and the path in it of a local folder or a storage URI (s3://, abfss://...)."""
+    if is_local(location):
+        return fs.LocalFileSystem(), str(Path(location).resolve())
+    return fs.FileSystem.from_uri(str(location))
 
 
 class Lake:
@@ -364,8 +372,6 @@ class Lake:
             # pyarrow's own local filesystem, not one written in Python: a Python filesystem's file
             # handles can be freed by a pyarrow thread after the interpreter began shutting down,
             # which aborted `interests summary` about 1 run in 20 on a busy machine (exit 134).
-            from pyarrow import fs
-
             filesystem = fs.SubTreeFileSystem(str(Path(path).resolve()), fs.LocalFileSystem())
         data = DeltaTable(str(path), version=version).to_pyarrow_table(
             columns=columns, filters=partition_filters or None, filesystem=filesystem

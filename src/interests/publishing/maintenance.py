@@ -43,9 +43,9 @@ from pathlib import Path
 
 from pyarrow import fs
 
-from interests.catalog import EVENTS_REJECTED, TABLES, TableSpec, is_local, validate_ds
+from interests.catalog import EVENTS_REJECTED, TABLES, TableSpec, validate_ds
 from interests.config import MaintenanceConfig
-from interests.lake import Lake
+from interests.lake import Lake, location_filesystem
 from interests.publishing.nights import PublishedNight, published_nights
 
 logger = logging.getLogger(__name__)
@@ -168,11 +168,7 @@ def maintain_lake(
 
 def _stored_files(lake: Lake, spec: TableSpec) -> dict[str, int]:
     """Every data file under the table's folder (live, removed or never committed) and its size in bytes."""
-    location = lake.path(spec)
-    if is_local(location):
-        filesystem, root = fs.LocalFileSystem(), str(Path(location).resolve())
-    else:
-        filesystem, root = fs.FileSystem.from_uri(str(location))
+    filesystem, root = location_filesystem(lake.path(spec))
     selector = fs.FileSelector(root, recursive=True, allow_not_found=True)
     return {
         info.path: info.size
