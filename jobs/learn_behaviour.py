@@ -97,7 +97,7 @@ def learn(context: JobContext) -> dict[str, int]:
             for regularization in behaviour.regularizations:
                 fit = als.fit_item_factors(
                     train_ratings, rank, regularization, behaviour.alpha, behaviour.max_iter, behaviour.seed,
-                    config.spark.shuffle_partitions,
+                    behaviour.als_blocks,
                 )
                 validation[(rank, regularization)], _ = behaviour_matrix(
                     len(catalog), catalog.positions(fit.item_ids), fit.factors, text, behaviour.ridge_regularization
@@ -118,7 +118,7 @@ def learn(context: JobContext) -> dict[str, int]:
     ratings = als.ratings(engagements)
     fit = als.fit_item_factors(
         ratings, chosen.rank, chosen.regularization, behaviour.alpha, behaviour.max_iter, behaviour.seed,
-        config.spark.shuffle_partitions,
+        behaviour.als_blocks,
     )
     positions = catalog.positions(fit.item_ids)
     factors, engaged = behaviour_matrix(len(catalog), positions, fit.factors, text, behaviour.ridge_regularization)

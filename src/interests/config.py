@@ -169,6 +169,11 @@ class BehaviourConfig(_Section):
     )
     alpha: float = Field(10.0, gt=0, description="ALS implicit-feedback confidence scale (confidence = 1 + alpha * r).")
     max_iter: int = Field(10, ge=1, le=100, description="ALS iterations.")
+    als_blocks: int = Field(
+        1, ge=1, description="ALS user and item blocks. 1: a rerun reproduces the factors bit for bit (Spark's ALS "
+        "adds a factor's ratings in the order its blocks arrive from the shuffle, so with several blocks a rerun's "
+        "factors can differ in the last bit); more spreads each iteration over that many tasks on a cluster.",
+    )
     ridge_regularization: float = Field(
         1.0, gt=0, description="L2 penalty of the text -> behaviour mapping that places items nobody engaged with yet."
     )
