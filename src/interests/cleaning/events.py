@@ -24,13 +24,16 @@ from pyspark.sql import types as T
 
 from interests.catalog import EVENTS_CLEAN
 from interests.cleaning.lines import (
+    first_reason,
     is_blank,
     is_wrong_string,
     is_wrong_timestamp,
     json_string,
     json_timestamp,
     json_type,
+    line_checks,
     parse_json_lines,
+    wrong_type_checks,
 )
 from interests.config import EVENT_TYPES, CleaningConfig
 from interests.errors import InterestsError
@@ -152,25 +155,18 @@ def classify_events(
     )
     oldest, newest = day_bounds(ds, cleaning)
     dwell_ok = F.col("_dwell_absent") | F.col("_dwell_ms").between(0, MAX_DWELL_MS)
-    reason = (
-        F.when(is_blank(F.col("raw_line")), F.lit("empty_line"))
-        .when(~F.col("_valid_utf8"), F.lit("invalid_utf8"))
-        .when(F.col("fields").isNull(), F.lit("malformed_json"))
-        .when(F.col("_wrong_event_id"), F.lit("wrong_type_event_id"))
-        .when(F.col("_wrong_user_id"), F.lit("wrong_type_user_id"))
-        .when(F.col("_wrong_event_type"), F.lit("wrong_type_event_type"))
-        .when(F.col("_wrong_item_id"), F.lit("wrong_type_item_id"))
-        .when(F.col("_wrong_ts"), F.lit("wrong_type_ts"))
-        .when(F.col("_wrong_query"), F.lit("wrong_type_query"))
-        .when(is_blank(F.col("event_id")), F.lit("missing_event_id"))
-        .when(is_blank(F.col("raw_user_id")), F.lit("missing_user_id"))
-        .when(~F.coalesce(F.col("event_type").isin(*EVENT_TYPES), F.lit(False)), F.lit("unknown_event_type"))
-        .when((F.col("event_type") != "search") & is_blank(F.col("item_id")), F.lit("missing_item_id"))
-        .when(F.col("event_ts").isNull(), F.lit("bad_timestamp"))
-        .when(~F.coalesce(dwell_ok, F.lit(False)), F.lit("invalid_dwell_ms"))
-        .when(F.col("event_ts") > F.lit(newest), F.lit("future_timestamp"))
-        .when(F.col("event_ts") < F.lit(oldest), F.lit("stale_timestamp"))
-    )
+    reason = first_reason([
+        *line_checks(),
+        *wrong_type_checks(REJECT_REASONS),
+        (is_blank(F.col("event_id")), "missing_event_id"),
+        (is_blank(F.col("raw_user_id")), "missing_user_id"),
+        (~F.coalesce(F.col("event_type").isin(*EVENT_TYPES), F.lit(False)), "unknown_event_type"),
+        ((F.col("event_type") != "search") & is_blank(F.col("item_id")), "missing_item_id"),
+        (F.col("event_ts").isNull(), "bad_timestamp"),
+        (~F.coalesce(dwell_ok, F.lit(False)), "invalid_dwell_ms"),
+        (F.col("event_ts") > F.lit(newest), "future_timestamp"),
+        (F.col("event_ts") < F.lit(oldest), "stale_timestamp"),
+    ])
     checked = typed.select(
         # Identifies a line within this run (the cached rows keep it); duplicate ranks join back on it.
         F.monotonically_increasing_id().alias("_row"),

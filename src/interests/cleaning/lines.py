@@ -95,3 +95,26 @@ def json_timestamp(value: Column, kind: Column) -> Column:
 def epoch_ms(millis: Column) -> Column:
     """A timestamp from epoch milliseconds; null out of +-MAX_EPOCH_MS (or a number that is not an integer)."""
     return F.when(F.abs(millis) < MAX_EPOCH_MS, F.timestamp_millis(millis))
+
+
+def first_reason(checks: list[tuple[Column, str]]) -> Column:
+    """The reason of the first check that holds (null when none does): checks are tested in order."""
+    reason = F.when(checks[0][0], F.lit(checks[0][1]))
+    for check, name in checks[1:]:
+        reason = reason.when(check, F.lit(name))
+    return reason
+
+
+def line_checks() -> list[tuple[Column, str]]:
+    """The checks of a line as a whole, before its fields: every cleaner tests these first."""
+    return [
+        (is_blank(F.col("raw_line")), "empty_line"),
+        (~F.col("_valid_utf8"), "invalid_utf8"),
+        (F.col("fields").isNull(), "malformed_json"),
+    ]
+
+
+def wrong_type_checks(reasons: tuple[str, ...]) -> list[tuple[Column, str]]:
+    """The ``wrong_type_<field>`` checks (on the ``_wrong_<field>`` flags), in the order ``reasons`` lists them."""
+    prefix = "wrong_type_"
+    return [(F.col(f"_wrong_{reason.removeprefix(prefix)}"), reason) for reason in reasons if reason.startswith(prefix)]

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 from interests.catalog import ITEMS, USER_TEXTS
 from interests.cleaning.events import outcome_counts, pseudonymize
 from interests.cleaning.lines import (
+    first_reason,
     is_blank,
     is_wrong_string,
     is_wrong_string_array,
@@ -27,7 +28,9 @@ from interests.cleaning.lines import (
     json_string_array,
     json_timestamp,
     json_type,
+    line_checks,
     parse_json_lines,
+    wrong_type_checks,
 )
 
 USER_TEXT_KINDS = ("bio", "review", "comment")
@@ -90,29 +93,6 @@ def _outcome(reason: Column) -> Column:
     return F.when(reason.isNotNull(), F.lit("rejected")).otherwise(F.lit("clean"))
 
 
-def _first_reason(checks: list[tuple[Column, str]]) -> Column:
-    """The reason of the first check that holds (null when none does): checks are tested in order."""
-    reason = F.when(checks[0][0], F.lit(checks[0][1]))
-    for check, name in checks[1:]:
-        reason = reason.when(check, F.lit(name))
-    return reason
-
-
-def _line_checks() -> list[tuple[Column, str]]:
-    """The checks of a line as a whole (before its fields), as in classify_events."""
-    return [
-        (is_blank(F.col("raw_line")), "empty_line"),
-        (~F.col("_valid_utf8"), "invalid_utf8"),
-        (F.col("fields").isNull(), "malformed_json"),
-    ]
-
-
-def _wrong_type_checks(reasons: tuple[str, ...]) -> list[tuple[Column, str]]:
-    """The ``wrong_type_<field>`` checks (on the ``_wrong_<field>`` flags), in the order ``reasons`` lists them."""
-    prefix = "wrong_type_"
-    return [(F.col(f"_wrong_{reason.removeprefix(prefix)}"), reason) for reason in reasons if reason.startswith(prefix)]
-
-
 def classify_items(raw: DataFrame, max_text_chars: int) -> DataFrame:
     """Validate landed item lines; ``raw`` has value, source_file and ds (the landing day).
 
@@ -137,9 +117,9 @@ def classify_items(raw: DataFrame, max_text_chars: int) -> DataFrame:
         is_wrong_string_array(kind["tags"]).alias("_wrong_tags"),
         is_wrong_timestamp(kind["updated_at"]).alias("_wrong_updated_at"),
     ).withColumn("text", F.substring(item_text_column(F.col("title"), F.col("body"), F.col("tags")), 1, max_text_chars))
-    reason = _first_reason([
-        *_line_checks(),
-        *_wrong_type_checks(ITEM_REJECT_REASONS),
+    reason = first_reason([
+        *line_checks(),
+        *wrong_type_checks(ITEM_REJECT_REASONS),
         (is_blank(F.col("item_id")), "missing_item_id"),
         (F.col("text") == "", "empty_text"),
     ])
@@ -166,9 +146,9 @@ def classify_user_texts(raw: DataFrame, max_text_chars: int, pseudonym_key: str)
         *[is_wrong_string(kind[name]).alias(f"_wrong_{name}") for name in USER_TEXT_STRING_FIELDS],
         is_wrong_timestamp(kind["ts"]).alias("_wrong_ts"),
     )
-    reason = _first_reason([
-        *_line_checks(),
-        *_wrong_type_checks(USER_TEXT_REJECT_REASONS),
+    reason = first_reason([
+        *line_checks(),
+        *wrong_type_checks(USER_TEXT_REJECT_REASONS),
         (is_blank(F.col("raw_user_id")), "missing_user_id"),
         (~F.coalesce(F.col("kind").isin(*USER_TEXT_KINDS), F.lit(False)), "unknown_kind"),
         (F.col("text") == "", "empty_text"),
